@@ -151,7 +151,7 @@ public sealed class ClassifierTrainer
             model.SetTrainingMode(false);
             var last = state.History.Count > 0 ? state.History[^1] : null;
             Report(TrainingPhase.Completed, state.EpochsCompleted, state.GlobalStep, totalSteps, null, Empty,
-                last?.LearningRate ?? 0, state.BestAccuracy, clock, 0);
+                last?.LearningRate ?? 0, last?.ValidationAccuracy, clock, 0);
             return new TrainingResult(state.History.ToArray(), state.BestEpoch, state.BestAccuracy, state.Stopped, restored,
                 state.ResumedFromEpoch);
         }
@@ -178,6 +178,7 @@ public sealed class ClassifierTrainer
         long seen = 0;
         double rate = 0;
         var auxSums = new Dictionary<string, double>(StringComparer.Ordinal);
+        var lastAccuracy = state.History.Count > 0 ? state.History[^1].ValidationAccuracy : null;
         using var order = shuffler.NextPermutation(train.Count); // [N]
         for (int step = 0; step < stepsPerEpoch; step++)
         {
@@ -238,7 +239,7 @@ public sealed class ClassifierTrainer
                 auxSums[name] = auxSums.GetValueOrDefault(name) + value * batch;
             }
 
-            Report(TrainingPhase.Training, epoch + 1, state.GlobalStep, totalSteps, loss, aux, rate, state.BestAccuracy,
+            Report(TrainingPhase.Training, epoch + 1, state.GlobalStep, totalSteps, loss, aux, rate, lastAccuracy,
                 clock, totalSteps - state.GlobalStep);
             if (o.LogEveryNSteps > 0 && state.GlobalStep % o.LogEveryNSteps == 0)
             {

@@ -32,7 +32,13 @@ public sealed class ClassifierTrainerTests : IDisposable
     [Fact]
     public void SameSeedGivesBitIdenticalWeights()
     {
-        var options = Base with { RandomResizedCrop = true, HorizontalFlip = true, LabelSmoothing = 0.1 };
+        var options = Base with
+        {
+            RandomResizedCrop = true,
+            HorizontalFlip = true,
+            LabelSmoothing = 0.1,
+            NumberOfThreads = torch.get_num_threads(),
+        };
 
         var first = TrainToy(options);
         var second = TrainToy(options);
@@ -427,6 +433,10 @@ public sealed class ClassifierTrainerTests : IDisposable
         });
         Assert.Equal(TimeSpan.Zero, reports.Last(r => r.Phase == TrainingPhase.Training).EstimatedTimeRemaining);
         Assert.True(result.History.All(h => h.AuxiliaryLosses.ContainsKey("prompt_l2")));
+        Assert.All(reports.Where(r => r.Phase == TrainingPhase.Training && r.Epoch == 1), r => Assert.Null(r.ValidationAccuracy));
+        Assert.All(reports.Where(r => r.Phase == TrainingPhase.Training && r.Epoch == 3),
+            r => Assert.Equal(result.History[1].ValidationAccuracy, r.ValidationAccuracy));
+        Assert.Equal(result.History[^1].ValidationAccuracy, reports[^1].ValidationAccuracy);
         Assert.Contains(logger.Lines, l => l.Message.StartsWith("Training on 10 images (3 steps of 4 per epoch)", StringComparison.Ordinal));
         Assert.Equal(3, logger.Lines.Count(l => l.Message.Contains("validation accuracy", StringComparison.Ordinal)));
         Assert.Equal(4, logger.Lines.Count(l => l.Message.Contains(" step ", StringComparison.Ordinal))); // steps 2, 4, 6, 8
