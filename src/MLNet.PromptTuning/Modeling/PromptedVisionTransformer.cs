@@ -4,25 +4,20 @@ using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
 using TorchSharp.Modules;
-using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Modeling;
 
 /// <summary>
-/// A frozen backbone, one prompt method and a linear head: the model that prompt tuning trains. Its state-dict keys
-/// are <c>backbone.*</c> (timm names), <c>prompt.&lt;id&gt;.*</c> and <c>head.*</c>; only the method's and the head's
-/// parameters train unless the method trains the backbone too (full fine-tuning).
+/// A frozen backbone, one prompt method and a linear head: the model that prompt tuning trains. Its own state-dict keys
+/// are <c>prompt.&lt;id&gt;.*</c> and <c>head.*</c>, plus <c>backbone.*</c> (timm names) when it owns its backbone;
+/// a shared frozen backbone stays outside the model's state so several models can use one copy in memory. Only the
+/// method's and the head's parameters train unless the method trains the backbone too (full fine-tuning).
 /// </summary>
 public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
 {
-    [ComponentName(Name = "backbone")]
     private readonly VisionTransformer _backbone;
-
-    [ComponentName(Name = "prompt")]
     private readonly ModuleDict<PromptMethod> _prompt;
-
-    [ComponentName(Name = "head")]
     private readonly Linear _head;
 
     private readonly PromptMethod _method;
@@ -62,7 +57,16 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
         _prompt.Add(_method.Id, _method);
         _head = ClassifierHead.Create(backbone.Config.EmbedDim, numberOfClasses);
         NumberOfClasses = numberOfClasses;
-        RegisterComponents();
+
+        // Registered explicitly: a shared backbone is not a child of this model, so disposing or saving the model's
+        // state leaves it alone; a private (trained) copy is, under timm's names prefixed by "backbone.".
+        if (_ownsBackbone)
+        {
+            register_module("backbone", _backbone);
+        }
+
+        register_module("prompt", _prompt);
+        register_module("head", _head);
         _backbone.SetTrainable(_method.TrainsBackbone);
     }
 
@@ -104,6 +108,20 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
 
         _backbone.to(precision);
         ComputePrecision = precision;
+    }
+
+    /// <summary>True when the backbone belongs to this model (created for it, or a private copy for full fine-tuning).</summary>
+    public bool OwnsBackbone => _ownsBackbone;
+
+    /// <inheritdoc/>
+    public void MoveTo(Device device)
+    {
+        if (!_ownsBackbone)
+        {
+            _backbone.to(device);
+        }
+
+        this.to(device);
     }
 
     /// <inheritdoc/>
