@@ -101,7 +101,12 @@ public sealed class BackboneCheckpoint : IDisposable
                 using (var reader = SafeTensorsReader.Open(path))
                 {
                     metadata = reader.Metadata;
-                    raw = reader.ReadAll();
+                    raw = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+                    foreach (var info in reader.Tensors)
+                    {
+                        // Widen one tensor at a time so a half-precision file never sits in memory next to its copy.
+                        raw[info.Name] = ToFloat32(reader.ReadTensor(info.Name), disposeSource: true);
+                    }
                 }
 
                 break;
@@ -247,6 +252,19 @@ public sealed class BackboneCheckpoint : IDisposable
         key is "cls_token" or "pos_embed" || key.StartsWith("patch_embed.", StringComparison.Ordinal) ||
         key.StartsWith("blocks.", StringComparison.Ordinal);
 
-    private static Tensor ToFloat32(Tensor tensor) =>
-        tensor.is_floating_point() && tensor.dtype != ScalarType.Float32 ? tensor.to(ScalarType.Float32) : tensor;
+    private static Tensor ToFloat32(Tensor tensor, bool disposeSource = false)
+    {
+        if (!tensor.is_floating_point() || tensor.dtype == ScalarType.Float32)
+        {
+            return tensor;
+        }
+
+        var widened = tensor.to(ScalarType.Float32);
+        if (disposeSource)
+        {
+            tensor.Dispose();
+        }
+
+        return widened;
+    }
 }

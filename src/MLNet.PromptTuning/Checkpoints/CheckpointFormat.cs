@@ -6,7 +6,10 @@ public enum CheckpointFormat
     /// <summary>Detect the layout from sentinel keys (the default).</summary>
     Auto,
 
-    /// <summary>timm <c>VisionTransformer</c> names (<c>blocks.0.attn.qkv.weight</c>); timm hub <c>model.safetensors</c>.</summary>
+    /// <summary>
+    /// timm <c>VisionTransformer</c> names (<c>blocks.0.attn.qkv.weight</c>), as in the timm hub's
+    /// <c>model.safetensors</c>.
+    /// </summary>
     Timm,
 
     /// <summary>
@@ -15,12 +18,19 @@ public enum CheckpointFormat
     /// </summary>
     HuggingFace,
 
-    /// <summary>Google's JAX/Flax ViT <c>.npz</c> (<c>Transformer/encoderblock_0/...</c>, HWIO conv kernels, per-head q/k/v).</summary>
+    /// <summary>
+    /// Google's JAX/Flax ViT <c>.npz</c> (<c>Transformer/encoderblock_0/...</c>, HWIO conv kernels, per-head q/k/v).
+    /// </summary>
     JaxNpz,
 
-    /// <summary>MAE pretraining weights (timm names; <c>mask_token</c> and <c>decoder_*</c> dropped). Used with average pooling.</summary>
+    /// <summary>
+    /// MAE pretraining weights (timm names; <c>mask_token</c> and <c>decoder_*</c> dropped). Used with average pooling.
+    /// </summary>
     Mae,
 
-    /// <summary>MoCo v3 (<c>module.</c> or <c>module.base_encoder.</c> prefixes; projector, momentum encoder and predictor dropped).</summary>
+    /// <summary>
+    /// MoCo v3 (<c>module.</c> or <c>module.base_encoder.</c> prefixes; projector, momentum encoder and predictor
+    /// dropped).
+    /// </summary>
     MocoV3,
 }

@@ -187,7 +187,8 @@ internal static partial class JaxNpzKeyMap
     [GeneratedRegex(@"^LayerNorm_(\d+)/(scale|bias)$", RegexOptions.CultureInvariant)]
     private static partial Regex LayerNormKey();
 
-    [GeneratedRegex(@"^MultiHeadDotProductAttention_\d+/(query|key|value|out)/(kernel|bias)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^MultiHeadDotProductAttention_\d+/(query|key|value|out)/(kernel|bias)$",
+        RegexOptions.CultureInvariant)]
     private static partial Regex AttentionKey();
 
     [GeneratedRegex(@"^MlpBlock_\d+/Dense_(\d)/(kernel|bias)$", RegexOptions.CultureInvariant)]

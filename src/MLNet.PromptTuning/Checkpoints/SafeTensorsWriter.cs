@@ -88,7 +88,8 @@ public static class SafeTensorsWriter
     {
         using var buffer = new MemoryStream();
         // Relaxed escaping keeps keys such as 'a+b' readable; the output is still valid JSON.
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        var options = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        using (var json = new Utf8JsonWriter(buffer, options))
         {
             json.WriteStartObject();
             if (metadata is { Count: > 0 })

@@ -2,7 +2,9 @@ using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Checkpoints;
 
-/// <summary>timm names are the canonical names: identity, with <c>pre_logits.*</c> dropped and <c>head.*</c> set aside.</summary>
+/// <summary>
+/// timm names are the canonical names: identity, with <c>pre_logits.*</c> dropped and <c>head.*</c> set aside.
+/// </summary>
 internal static class TimmKeyMap
 {
     public static KeyMapResult Remap(IReadOnlyDictionary<string, Tensor> source)

@@ -6,10 +6,13 @@ internal static class TorchPickleRefusal
     /// <summary>The three lines of Python that turn any torch.save checkpoint into safetensors.</summary>
     public const string ConversionSnippet =
         "import torch, safetensors.torch\n" +
-        "sd = torch.load('model.pth', map_location='cpu', weights_only=True); sd = sd.get('model', sd.get('state_dict', sd))\n" +
+        "sd = torch.load('model.pth', map_location='cpu', weights_only=True); " +
+        "sd = sd.get('model', sd.get('state_dict', sd))\n" +
         "safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors')";
 
-    /// <summary>The exception for a pickle-based file (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.pth.tar</c>, TorchScript).</summary>
+    /// <summary>
+    /// The exception for a pickle-based file (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.pth.tar</c>, TorchScript).
+    /// </summary>
     public static NotSupportedException Create(string path, CheckpointFileKind kind)
     {
         var what = kind switch
