@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.PromptTuning.Data;
@@ -188,7 +189,7 @@ internal sealed class SinglePixelsRowReader : ImageRowReader
         int bad = PixelConversion.IndexOfNonFinite(_source);
         if (bad >= 0)
         {
-            throw RowError($"holds a non-finite pixel value ({_source[bad]}) at index {bad}; " +
+            throw RowError($"holds a non-finite pixel value ({_source[bad].ToString(CultureInfo.InvariantCulture)}) at index {bad}; " +
                            "pixels must be finite numbers.");
         }
 

@@ -85,6 +85,9 @@ internal static class SchemaChecks
         return image;
     }
 
+    /// <summary>The estimator-side shape of a concrete schema (ML.NET's factory for it is internal).</summary>
+    public static SchemaShape ToShape(DataViewSchema schema) => SchemaShape.Create(schema);
+
     private static string LabelNotKeyMessage(string labelColumnName, string actualType) =>
         $"The label column '{labelColumnName}' has type {actualType}, but expected a key type (Key<UInt32>). " +
         $"Convert it first with mlContext.Transforms.Conversion.MapValueToKey(\"{labelColumnName}\").";
