@@ -7,7 +7,7 @@ namespace MLNet.PromptTuning.Interop;
 /// </summary>
 /// <param name="ModelSignature">Exactly 8 ASCII characters identifying the binary format.</param>
 /// <param name="LoaderSignature">The name ML.NET looks up the loader by; must equal the loadable-class name
-/// registered with <c>[assembly: LoadableClass(…)]</c>.</param>
+/// registered with <c>[assembly: LoadableClass(…)]</c>. At most 23 ASCII characters (the header's fixed field).</param>
 /// <param name="VersionWritten">Version this code writes.</param>
 /// <param name="VersionReadable">Oldest reader version that can read what this code writes.</param>
 /// <param name="VersionWeCanReadBack">Oldest written version this code can read.</param>
@@ -18,6 +18,9 @@ internal sealed record ModelFormat(
     uint VersionReadable,
     uint VersionWeCanReadBack)
 {
+    // ModelHeader stores the loader signature in a fixed 24-char field, terminator included.
+    private const int MaxLoaderSignatureLength = 23;
+
     /// <summary>
     /// The header data. <c>loaderAssemblyName</c> is this library, so ML.NET loads and registers it by itself when it
     /// meets the model: loading needs no <c>ComponentCatalog.RegisterAssembly</c> call.
@@ -28,6 +31,12 @@ internal sealed record ModelFormat(
         {
             throw new InvalidOperationException(
                 $"A model signature must be exactly 8 ASCII characters; '{ModelSignature}' is not.");
+        }
+
+        if (LoaderSignature.Length is 0 or > MaxLoaderSignatureLength || LoaderSignature.Any(c => c > 0x7f))
+        {
+            throw new InvalidOperationException(
+                $"A loader signature must be 1 to {MaxLoaderSignatureLength} ASCII characters; '{LoaderSignature}' is not.");
         }
 
         return new VersionInfo(

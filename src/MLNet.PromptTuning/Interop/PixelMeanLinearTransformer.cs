@@ -19,7 +19,7 @@ namespace MLNet.PromptTuning.Interop;
 internal sealed class PixelMeanLinearTransformer : ITransformer, IDisposable
 {
     /// <summary>The loadable-class name written into each saved model header.</summary>
-    internal const string LoaderSignature = "MLNetPromptTuningPixelMeanLinear";
+    internal const string LoaderSignature = "PixelMeanLinearXf";
 
     internal static readonly ModelFormat Format = new(
         ModelSignature: "PXMEANLN",
