@@ -41,7 +41,8 @@ public sealed class LsptOptions : PromptMethodOptions
     /// <summary>
     /// Number of blocks G after which the prompts are updated (spatial code, LSTM step, gate): blocks 0..G−1.
     /// Default null = L − 1 (GaPT's <c>GATE_NUM</c> = 11 on ViT-B: the last block is not gated); range [0, L].
-    /// 0 leaves plain VPT-Shallow.
+    /// 0 leaves plain VPT-Shallow. G = L adds an update after the last block, which only an average-pooled backbone
+    /// (MAE) reads; with class-token pooling that last gate and LSTM step cannot affect the output.
     /// </summary>
     public int? GateCount { get; set; }
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
 
@@ -54,6 +55,7 @@ public sealed class SepOptions : PromptMethodOptions
     public SepTokenSelection TokenSelection { get; set; } = SepTokenSelection.PerSample;
 
     /// <summary>True when predictions depend on the other images of a batch (either official batch-coupled setting).</summary>
+    [JsonIgnore]
     public bool IsBatchCoupled => FusionAxis == SepFusionAxis.Batch || TokenSelection == SepTokenSelection.BatchPooled;
 
     /// <summary>The fusion layers used on <paramref name="backbone"/>: <see cref="Layers"/> or 1..L−1.</summary>
