@@ -1,5 +1,7 @@
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
+using MLNet.PromptTuning.Methods.Lspt;
+using MLNet.PromptTuning.Methods.Sep;
 using MLNet.PromptTuning.Methods.Vpt;
 
 namespace MLNet.PromptTuning.Prompting;
@@ -14,6 +16,8 @@ public static class BuiltInPromptMethods
         registry.Register<LinearProbeOptions>(LinearProbeOptions.Id, (o, b) => new LinearProbeMethod(o, b));
         registry.Register<FullFineTuneOptions>(FullFineTuneOptions.Id, (o, b) => new FullFineTuneMethod(o, b));
         registry.Register<VptOptions>(VptOptions.Id, (o, b) => new VptMethod(o, b));
+        registry.Register<LsptOptions>(LsptOptions.Id, (o, b) => new LsptMethod(o, b));
+        registry.Register<SepOptions>(SepOptions.Id, (o, b) => new SepMethod(o, b));
         return registry;
     }
 }

@@ -1,5 +1,7 @@
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
+using MLNet.PromptTuning.Methods.Lspt;
+using MLNet.PromptTuning.Methods.Sep;
 using MLNet.PromptTuning.Methods.Vpt;
 using MLNet.PromptTuning.Prompting;
 using Xunit;
@@ -18,6 +20,30 @@ public static class MethodCases
         ["full"] = () => new FullFineTuneOptions(),
         ["vpt-shallow"] = () => new VptOptions { Depth = VptDepth.Shallow, PromptLength = 4 },
         ["vpt-deep"] = () => new VptOptions { Depth = VptDepth.Deep, PromptLength = 4 },
+        ["lspt"] = () => new LsptOptions { PromptLength = 4 },
+        ["lspt-r2-r4-narrow"] = () => new LsptOptions
+        {
+            PromptLength = 4,
+            LongTermCoding = LsptLongTermCoding.Residual,
+            SpatialCoding = LsptSpatialCoding.InputPrompts,
+            PatchMeanSource = LsptPatchMeanSource.BlockInput,
+            LstmHiddenSize = 8,
+        },
+        ["lspt-r3-ungated"] = () => new LsptOptions { PromptLength = 4, Gated = false },
+        ["lspt-gapt"] = () => new LsptOptions
+        {
+            PromptLength = 4,
+            SpatialCoding = LsptSpatialCoding.Off,
+            LongTermCoding = LsptLongTermCoding.Off,
+        },
+        ["sep"] = () => new SepOptions { PromptLength = 3, FusionHiddenDim = 16 },
+        ["sep-official"] = () => new SepOptions
+        {
+            PromptLength = 3,
+            FusionHiddenDim = 16,
+            FusionAxis = SepFusionAxis.Batch,
+            TokenSelection = SepTokenSelection.BatchPooled,
+        },
     };
 
     /// <summary>Case names for xunit's MemberData.</summary>
@@ -27,6 +53,27 @@ public static class MethodCases
         {
             var data = new TheoryData<string>();
             foreach (var name in Cases.Keys)
+            {
+                data.Add(name);
+            }
+
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// Cases whose predictions depend on the other images of a batch by design (SEP's official batch-coupled fusion);
+    /// they are left out of the batch-independence contract and tested for their own semantics instead.
+    /// </summary>
+    private static readonly HashSet<string> BatchCoupled = new() { "sep-official" };
+
+    /// <summary>Case names whose scores must not depend on the rest of the batch.</summary>
+    public static TheoryData<string> BatchIndependentNames
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var name in Cases.Keys.Where(n => !BatchCoupled.Contains(n)))
             {
                 data.Add(name);
             }

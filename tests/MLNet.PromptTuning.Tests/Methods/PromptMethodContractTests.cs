@@ -65,7 +65,7 @@ public sealed class PromptMethodContractTests
     }
 
     [Theory]
-    [MemberData(nameof(MethodCases.Names), MemberType = typeof(MethodCases))]
+    [MemberData(nameof(MethodCases.BatchIndependentNames), MemberType = typeof(MethodCases))]
     public void BatchOfOneScoresEqualInBatchScores(string name)
     {
         using var backbone = TinyModels.Backbone();
