@@ -116,15 +116,22 @@ public sealed class VisionTransformer : nn.Module
         {
             // One scope per block frees the block's intermediates as soon as it finishes; without it an inference
             // pass holds every block's activations until the caller's scope ends (8 GB for ViT-B at batch 32).
-            using var blockScope = torch.NewDisposeScope();
-            context.Layer = layer;
-            context.Attention.Reset();
-            method?.OnBlockStarting(layer, context);
-            double rate = _blocks.Count > 1 ? maxDropPath * layer / (_blocks.Count - 1) : maxDropPath;
-            context.SetTokensAfterBlock(_blocks[layer].Forward(context.Tokens, context, method, rate));
-            method?.OnBlockFinished(layer, context);
-            context.Attention.Reset();
-            context.KeepAliveOutside(blockScope);
+            var incoming = context.Tokens;
+            using (var blockScope = torch.NewDisposeScope())
+            {
+                context.Layer = layer;
+                context.Attention.Reset();
+                method?.OnBlockStarting(layer, context);
+                double rate = _blocks.Count > 1 ? maxDropPath * layer / (_blocks.Count - 1) : maxDropPath;
+                context.SetTokensAfterBlock(_blocks[layer].Forward(context.Tokens, context, method, rate));
+                method?.OnBlockFinished(layer, context);
+                context.Attention.Reset();
+                context.KeepAliveOutside(blockScope);
+            }
+
+            // The previous block's output lives in the caller's scope; release it now rather than at the end of the
+            // pass (views of it held in method state keep its storage alive, and autograd keeps its own reference).
+            context.ReleaseIfUnused(incoming);
         }
 
         context.Layer = -1;

@@ -166,6 +166,18 @@ public sealed class PromptContext
         }
     }
 
+    /// <summary>Disposes a superseded token tensor unless the context still refers to that very object.</summary>
+    internal void ReleaseIfUnused(Tensor superseded)
+    {
+        if (ReferenceEquals(superseded, _tokens) || _state.Values.Any(v => ReferenceEquals(v, superseded)) ||
+            _auxiliaryLosses.Any(l => ReferenceEquals(l.Value, superseded)))
+        {
+            return;
+        }
+
+        superseded.Dispose();
+    }
+
     private static void Keep(DisposeScope scope, Tensor tensor)
     {
         if (scope.Contains(tensor))
