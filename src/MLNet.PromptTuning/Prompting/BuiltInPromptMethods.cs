@@ -1,3 +1,4 @@
+using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
 using MLNet.PromptTuning.Methods.Vpt;
@@ -14,6 +15,7 @@ public static class BuiltInPromptMethods
         registry.Register<LinearProbeOptions>(LinearProbeOptions.Id, (o, b) => new LinearProbeMethod(o, b));
         registry.Register<FullFineTuneOptions>(FullFineTuneOptions.Id, (o, b) => new FullFineTuneMethod(o, b));
         registry.Register<VptOptions>(VptOptions.Id, (o, b) => new VptMethod(o, b));
+        registry.Register<CvptOptions>(CvptOptions.Id, (o, b) => new CvptMethod(o, b));
         return registry;
     }
 }

@@ -1,3 +1,4 @@
+using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
 using MLNet.PromptTuning.Methods.Vpt;
@@ -18,6 +19,11 @@ public static class MethodCases
         ["full"] = () => new FullFineTuneOptions(),
         ["vpt-shallow"] = () => new VptOptions { Depth = VptDepth.Shallow, PromptLength = 4 },
         ["vpt-deep"] = () => new VptOptions { Depth = VptDepth.Deep, PromptLength = 4 },
+        ["cvpt"] = () => new CvptOptions { PromptLength = 4 },
+        ["cvpt-mlp-input-learnable-ca"] = () => new CvptOptions
+        {
+            PromptLength = 3, Site = BlockSite.MlpInput, TrainCrossAttention = true,
+        },
     };
 
     /// <summary>Case names for xunit's MemberData.</summary>
