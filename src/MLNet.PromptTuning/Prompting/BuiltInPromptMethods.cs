@@ -1,6 +1,7 @@
 using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
+using MLNet.PromptTuning.Methods.Tcpa;
 using MLNet.PromptTuning.Methods.Vpt;
 
 namespace MLNet.PromptTuning.Prompting;
@@ -16,6 +17,7 @@ public static class BuiltInPromptMethods
         registry.Register<FullFineTuneOptions>(FullFineTuneOptions.Id, (o, b) => new FullFineTuneMethod(o, b));
         registry.Register<VptOptions>(VptOptions.Id, (o, b) => new VptMethod(o, b));
         registry.Register<CvptOptions>(CvptOptions.Id, (o, b) => new CvptMethod(o, b));
+        registry.Register<TcpaOptions>(TcpaOptions.Id, (o, b) => new TcpaMethod(o, b));
         return registry;
     }
 }

@@ -93,7 +93,8 @@ public sealed class CvptTests
         Assert.True(TinyModels.MaxAbsDifference(expected, cvpt) < 1e-5f, site.ToString());
 
         // §7.2: CVPT at initialisation is not the frozen ViT, even with zero prompts.
-        using var probe = LogitsWith(model, new LinearProbeMethod(new LinearProbeOptions(), backbone.Description), images);
+        using var linear = new LinearProbeMethod(new LinearProbeOptions(), backbone.Description);
+        using var probe = LogitsWith(model, linear, images);
         Assert.True(TinyModels.MaxAbsDifference(probe, cvpt) > 1e-3f, site.ToString());
     }
 
@@ -170,7 +171,8 @@ public sealed class CvptTests
             model.state_dict()["prompt.cvpt.cross_attn_proj_bias"].zero_();
         }
 
-        using var probe = LogitsWith(model, new LinearProbeMethod(new LinearProbeOptions(), backbone.Description), images);
+        using var linear = new LinearProbeMethod(new LinearProbeOptions(), backbone.Description);
+        using var probe = LogitsWith(model, linear, images);
         using var cvpt = model.Predict(images);
         Assert.True(TinyModels.MaxAbsDifference(probe, cvpt) < 1e-5f);
     }
@@ -217,6 +219,36 @@ public sealed class CvptTests
     }
 
     [Fact]
+    public void BFloat16ComputeTrainsFloat32PromptsAndStaysCloseToFloat32()
+    {
+        using var backbone = TinyModels.Backbone();
+        using var images = TinyModels.Images();
+        using var model = new PromptedVisionTransformer(
+            backbone, new CvptOptions { PromptLength = 4, TrainCrossAttention = true }, 4);
+        using var reference = model.Predict(images);
+        model.SetComputePrecision(ScalarType.BFloat16);
+        using var reduced = model.Predict(images);
+        Assert.Equal(ScalarType.Float32, reduced.dtype);
+        Assert.True(TinyModels.MaxAbsDifference(reference, reduced) < 0.1f * reference.abs().max().item<float>());
+
+        model.SetTrainingMode(true);
+        using var scope = torch.NewDisposeScope();
+        var output = model.Forward(images, new ForwardContext(true, 0));
+        var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
+        foreach (var auxiliary in output.AuxiliaryLosses)
+        {
+            loss = loss + auxiliary.Value;
+        }
+
+        loss.backward();
+        Assert.All(model.Method.parameters(), p =>
+        {
+            Assert.Equal(ScalarType.Float32, p.dtype);
+            Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0);
+        });
+    }
+
+    [Fact]
     public void TrainableParameterCountsForVitBase16MatchSpecFormulas()
     {
         using var backbone = new VisionTransformer(VitVariants.Base());
@@ -256,7 +288,8 @@ public sealed class CvptTests
             1 => new CvptOptions { Dropout = 1 },
             _ => new CvptOptions { BackboneStochasticDepthRate = -0.1 },
         };
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new PromptedVisionTransformer(backbone, options, 5));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(
+            () => new PromptedVisionTransformer(backbone, options, 5));
         Assert.Contains("CvptOptions." + named, error.Message);
         Assert.Contains(range, error.Message);
     }

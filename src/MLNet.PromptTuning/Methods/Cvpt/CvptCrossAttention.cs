@@ -19,7 +19,8 @@ internal static class CvptCrossAttention
     {
         long batch = tokens.shape[0], count = tokens.shape[1], width = tokens.shape[2], promptCount = prompts.shape[1];
         long headDim = width / numHeads;
-        var query = nn.functional.linear(tokens, weights.QkvWeight.narrow(0, 0, width), weights.QkvBias?.narrow(0, 0, width))
+        var query = nn.functional.linear(
+                tokens, weights.QkvWeight.narrow(0, 0, width), weights.QkvBias?.narrow(0, 0, width))
             .view(batch, count, numHeads, headDim).transpose(1, 2);                                // [B, H, T, hd]
         var keyValue = nn.functional.linear(
                 prompts, weights.QkvWeight.narrow(0, width, 2 * width), weights.QkvBias?.narrow(0, width, 2 * width))

@@ -52,7 +52,9 @@ public sealed class CvptMethod : PromptMethod
             // The "learnable CA" ablation: a trainable copy per block, starting from the pretrained values.
             var copies = Enumerable.Range(0, backbone.Depth).Select(backbone.GetAttentionWeights).ToList();
             _crossQkvWeight = NewParameter(torch.stack(copies.Select(c => c.QkvWeight)));          // [L, 3D, D]
-            _crossQkvBias = copies[0].QkvBias is null ? null : NewParameter(torch.stack(copies.Select(c => c.QkvBias!)));
+            _crossQkvBias = copies[0].QkvBias is null
+                ? null
+                : NewParameter(torch.stack(copies.Select(c => c.QkvBias!)));                        // [L, 3D]
             _crossProjWeight = NewParameter(torch.stack(copies.Select(c => c.ProjWeight)));        // [L, D, D]
             _crossProjBias = NewParameter(torch.stack(copies.Select(c => c.ProjBias)));            // [L, D]
             foreach (var copy in copies)
@@ -92,7 +94,8 @@ public sealed class CvptMethod : PromptMethod
         if (context.IsTraining && _options.Dropout > 0)
         {
             // Broadcast first so each sample draws its own dropout mask, as the official code does.
-            prompts = nn.functional.dropout(prompts.expand(context.BatchSize, -1, -1), _options.Dropout, training: true);
+            var batch = prompts.expand(context.BatchSize, -1, -1);                                // [B, P, D]
+            prompts = nn.functional.dropout(batch, _options.Dropout, training: true);
         }
 
         return CvptCrossAttention.Forward(residual, prompts, CrossAttentionWeights(layer, context), Backbone.NumHeads);

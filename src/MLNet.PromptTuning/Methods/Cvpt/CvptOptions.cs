@@ -17,8 +17,8 @@ public sealed class CvptOptions : PromptMethodOptions
     public override string MethodId => Id;
 
     /// <summary>
-    /// Prompts per block P. Default 10; range [1, 500]. The official per-task settings use {1, 5, 10, 20, 50, 100, 200};
-    /// the cost of the cross-attention grows linearly in P.
+    /// Prompts per block P. Default 10; range [1, 500]. The official per-task settings use
+    /// {1, 5, 10, 20, 50, 100, 200}; the cost of the cross-attention grows linearly in P.
     /// </summary>
     [Range(1, 200, init: 10, logBase: true)]
     public int PromptLength { get; set; } = 10;
