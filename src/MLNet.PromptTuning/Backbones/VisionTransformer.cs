@@ -62,7 +62,7 @@ public sealed class VisionTransformer : nn.Module
 
         RegisterComponents();
         InitializeWeights();
-        Description = new BackboneDescription(config, CopyAttentionWeights);
+        Description = new BackboneDescription(config, CopyAttentionWeights, ViewAttentionWeights);
     }
 
     /// <summary>The architecture.</summary>
@@ -175,6 +175,16 @@ public sealed class VisionTransformer : nn.Module
             attention.Qkv.bias?.detach().clone(),
             attention.Proj.weight!.detach().clone(),
             attention.Proj.bias!.detach().clone());
+    }
+
+    private FrozenAttentionWeights ViewAttentionWeights(int layer)
+    {
+        var attention = _blocks[layer].Attention;
+        return new FrozenAttentionWeights(
+            attention.Qkv.weight!.detach(),
+            attention.Qkv.bias?.detach(),
+            attention.Proj.weight!.detach(),
+            attention.Proj.bias!.detach());
     }
 
     private void InitializeWeights()

@@ -9,11 +9,16 @@ namespace MLNet.PromptTuning.Prompting;
 public sealed class BackboneDescription
 {
     private readonly Func<int, FrozenAttentionWeights> _attentionWeights;
+    private readonly Func<int, FrozenAttentionWeights> _attentionViews;
 
-    internal BackboneDescription(VitConfig config, Func<int, FrozenAttentionWeights> attentionWeights)
+    internal BackboneDescription(
+        VitConfig config,
+        Func<int, FrozenAttentionWeights> attentionWeights,
+        Func<int, FrozenAttentionWeights>? attentionViews = null)
     {
         Config = config;
         _attentionWeights = attentionWeights;
+        _attentionViews = attentionViews ?? attentionWeights;
     }
 
     /// <summary>The backbone's architecture.</summary>
@@ -49,5 +54,21 @@ public sealed class BackboneDescription
         }
 
         return _attentionWeights(layer);
+    }
+
+    /// <summary>
+    /// Views (no copy) of block <paramref name="layer"/>'s current self-attention weights, on the backbone's device and
+    /// in its element type, detached so no gradient reaches the backbone. For methods that reuse the frozen weights in
+    /// every pass (CVPT's shared cross-attention) without holding a second copy. Never modify them in place; take them
+    /// inside the pass that uses them, since the backbone may move or change precision between passes.
+    /// </summary>
+    public FrozenAttentionWeights ViewAttentionWeights(int layer)
+    {
+        if (layer < 0 || layer >= Depth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"Layer must be in [0, {Depth - 1}].");
+        }
+
+        return _attentionViews(layer);
     }
 }

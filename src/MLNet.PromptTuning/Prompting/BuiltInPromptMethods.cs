@@ -1,7 +1,9 @@
+using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
 using MLNet.PromptTuning.Methods.Lspt;
 using MLNet.PromptTuning.Methods.Sep;
+using MLNet.PromptTuning.Methods.Tcpa;
 using MLNet.PromptTuning.Methods.Vpt;
 
 namespace MLNet.PromptTuning.Prompting;
@@ -18,6 +20,8 @@ public static class BuiltInPromptMethods
         registry.Register<VptOptions>(VptOptions.Id, (o, b) => new VptMethod(o, b));
         registry.Register<LsptOptions>(LsptOptions.Id, (o, b) => new LsptMethod(o, b));
         registry.Register<SepOptions>(SepOptions.Id, (o, b) => new SepMethod(o, b));
+        registry.Register<CvptOptions>(CvptOptions.Id, (o, b) => new CvptMethod(o, b));
+        registry.Register<TcpaOptions>(TcpaOptions.Id, (o, b) => new TcpaMethod(o, b));
         return registry;
     }
 }

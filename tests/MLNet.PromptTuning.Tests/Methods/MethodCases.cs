@@ -1,7 +1,9 @@
+using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Methods.LinearProbe;
 using MLNet.PromptTuning.Methods.Lspt;
 using MLNet.PromptTuning.Methods.Sep;
+using MLNet.PromptTuning.Methods.Tcpa;
 using MLNet.PromptTuning.Methods.Vpt;
 using MLNet.PromptTuning.Prompting;
 using Xunit;
@@ -43,6 +45,20 @@ public static class MethodCases
             FusionHiddenDim = 16,
             FusionAxis = SepFusionAxis.Batch,
             TokenSelection = SepTokenSelection.BatchPooled,
+        },
+        ["cvpt"] = () => new CvptOptions { PromptLength = 4 },
+        ["cvpt-mlp-input-learnable-ca"] = () => new CvptOptions
+        {
+            PromptLength = 3, Site = BlockSite.MlpInput, TrainCrossAttention = true,
+        },
+        ["tcpa"] = () => new TcpaOptions
+        {
+            ClassPoolSize = 5, ImagePoolSize = 6, ClassTopK = 2, ImageTopK = 3, ImagePromptLength = 2,
+        },
+        ["tcpa-on-vpt-fourier-renormalised"] = () => new TcpaOptions
+        {
+            ClassPoolSize = 4, ImagePoolSize = 4, ClassTopK = 2, ImageTopK = 2, VptPromptLength = 3,
+            FourierPrompts = true, MaskMode = TcpaMaskMode.PreSoftmaxNegativeInfinity,
         },
     };
 
