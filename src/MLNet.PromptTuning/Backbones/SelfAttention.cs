@@ -1,0 +1,102 @@
+using MLNet.PromptTuning.Prompting;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MLNet.PromptTuning.Backbones;
+
+/// <summary>
+/// Multi-head self-attention with a fused qkv projection (timm <c>attn.qkv</c>, <c>attn.proj</c>), plus the generic
+/// seams prompt methods use: extra key/value tokens, an additive pre-softmax bias and a post-softmax mask.
+/// Uses fused scaled-dot-product attention unless a post-softmax mask requires the explicit path (as timm does).
+/// </summary>
+internal sealed class SelfAttention : nn.Module
+{
+    [ComponentName(Name = "qkv")]
+    private readonly Linear _qkv;
+
+    [ComponentName(Name = "proj")]
+    private readonly Linear _proj;
+
+    private readonly int _numHeads;
+    private readonly int _headDim;
+    private readonly double _scale;
+
+    public SelfAttention(int embedDim, int numHeads, bool qkvBias)
+        : base("attn")
+    {
+        _numHeads = numHeads;
+        _headDim = embedDim / numHeads;
+        _scale = 1.0 / Math.Sqrt(_headDim);
+        _qkv = nn.Linear(embedDim, 3 * embedDim, hasBias: qkvBias);
+        _proj = nn.Linear(embedDim, embedDim);
+        RegisterComponents();
+    }
+
+    /// <summary>When false, always use the explicit softmax path (for parity checks against fused attention).</summary>
+    public bool UseFusedAttention { get; set; } = true;
+
+    public Linear Qkv => _qkv;
+
+    public Linear Proj => _proj;
+
+    /// <param name="x">Normalised tokens [B, T, D].</param>
+    /// <param name="extraTokens">Normalised extra key/value tokens [B or 1, P, D], or null.</param>
+    /// <param name="extras">This block's attention extras (bias and mask).</param>
+    public Tensor Forward(Tensor x, Tensor? extraTokens, AttentionExtras extras)
+    {
+        long batch = x.shape[0], tokens = x.shape[1], width = x.shape[2];
+        var qkv = _qkv.call(x).reshape(batch, tokens, 3, _numHeads, _headDim).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
+        Tensor q = qkv[0], k = qkv[1], v = qkv[2];                                                    // [B, H, T, hd]
+
+        if (extraTokens is not null)
+        {
+            // Extra tokens only act as keys and values: project them with the frozen k and v rows of qkv.
+            var kvWeight = _qkv.weight!.narrow(0, width, 2 * width);                     // [2D, D]
+            var kvBias = _qkv.bias?.narrow(0, width, 2 * width);
+            long extra = extraTokens.shape[1];
+            var kv = nn.functional.linear(extraTokens, kvWeight, kvBias)
+                .expand(batch, extra, 2 * width)
+                .reshape(batch, extra, 2, _numHeads, _headDim).permute(2, 0, 3, 1, 4);   // [2, B, H, P, hd]
+            k = torch.cat(new[] { k, kv[0] }, 2);                                         // [B, H, T+P, hd]
+            v = torch.cat(new[] { v, kv[1] }, 2);
+        }
+
+        Tensor attended;
+        if (UseFusedAttention && extras.PostSoftmaxMask is null)
+        {
+            attended = nn.functional.scaled_dot_product_attention(q, k, v, extras.AdditiveBias);     // [B, H, T, hd]
+        }
+        else
+        {
+            var logits = torch.matmul(q * _scale, k.transpose(-2, -1));                  // [B, H, T, T+P]
+            if (extras.AdditiveBias is not null)
+            {
+                logits = logits + extras.AdditiveBias;
+            }
+
+            var weights = logits.softmax(-1);
+            if (extras.PostSoftmaxMask is not null)
+            {
+                // Masked after softmax and deliberately not renormalised (TCPA's reference behaviour).
+                weights = weights * extras.PostSoftmaxMask;
+            }
+
+            attended = torch.matmul(weights, v);                                         // [B, H, T, hd]
+        }
+
+        return _proj.call(attended.transpose(1, 2).reshape(batch, tokens, width));       // [B, T, D]
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _qkv.Dispose();
+            _proj.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

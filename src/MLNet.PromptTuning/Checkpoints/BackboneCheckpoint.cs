@@ -1,0 +1,270 @@
+using System.Text.Json;
+using MLNet.PromptTuning.Backbones;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.PromptTuning.Checkpoints;
+
+/// <summary>
+/// Pretrained ViT weights read from the files people download, with every tensor renamed to timm's names and floating
+/// tensors converted to float32. Reads <c>.safetensors</c> (timm, Hugging Face, MAE, MoCo v3 exports) and Google's
+/// JAX <c>.npz</c>; refuses PyTorch pickles (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.pth.tar</c>) with the recipe to
+/// convert them. The classifier head is kept apart in <see cref="HeadTensors"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// using var backbone = new VisionTransformer(VitVariants.Base());
+/// var report = BackboneCheckpoint.Load(backbone, "model.safetensors");
+/// Console.WriteLine(report);
+/// </code>
+/// </example>
+public sealed class BackboneCheckpoint : IDisposable
+{
+    private readonly Dictionary<string, Tensor> _tensors;
+    private readonly Dictionary<string, Tensor> _head;
+    private bool _disposed;
+
+    private BackboneCheckpoint(
+        string source,
+        CheckpointFormat format,
+        Dictionary<string, Tensor> tensors,
+        Dictionary<string, Tensor> head,
+        IReadOnlyList<string> ignored,
+        IReadOnlyDictionary<string, string> metadata)
+    {
+        Source = source;
+        Format = format;
+        _tensors = tensors;
+        _head = head;
+        IgnoredKeys = ignored;
+        Metadata = metadata;
+    }
+
+    /// <summary>The file the weights came from.</summary>
+    public string Source { get; }
+
+    /// <summary>The layout the file was read as (the detected one when <see cref="CheckpointFormat.Auto"/> was asked).</summary>
+    public CheckpointFormat Format { get; }
+
+    /// <summary>Backbone tensors under timm names (floating ones as float32), without the head. Owned by this object.</summary>
+    public IReadOnlyDictionary<string, Tensor> Tensors
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _tensors;
+        }
+    }
+
+    /// <summary>
+    /// The classifier head, <c>head.weight</c> [C, D] and <c>head.bias</c> [C], when the checkpoint has one (empty
+    /// otherwise). Owned by this object: clone a tensor to keep it after disposal.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor> HeadTensors
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _head;
+        }
+    }
+
+    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder, decoder...).</summary>
+    public IReadOnlyList<string> IgnoredKeys { get; }
+
+    /// <summary>The safetensors <c>__metadata__</c> map; empty for other files.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Reads a checkpoint and maps it to timm names.</summary>
+    /// <param name="path">A <c>.safetensors</c> or <c>.npz</c> file.</param>
+    /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it from sentinel keys.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="NotSupportedException">
+    /// A PyTorch pickle (the message explains how to convert it), or an unsupported dtype (names the tensor).
+    /// </exception>
+    /// <exception cref="InvalidDataException">A corrupt file, or a layout that cannot be recognised (lists keys seen).</exception>
+    public static BackboneCheckpoint Read(string path, CheckpointFormat format = CheckpointFormat.Auto)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!Enum.IsDefined(format))
+        {
+            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown CheckpointFormat.");
+        }
+
+        var kind = CheckpointFileSniffer.Sniff(path);
+        using var scope = torch.NewDisposeScope();
+        IReadOnlyDictionary<string, string> metadata = new Dictionary<string, string>();
+        Dictionary<string, Tensor> raw;
+        switch (kind)
+        {
+            case CheckpointFileKind.SafeTensors:
+                using (var reader = SafeTensorsReader.Open(path))
+                {
+                    metadata = reader.Metadata;
+                    raw = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+                    foreach (var info in reader.Tensors)
+                    {
+                        // Widen one tensor at a time so a half-precision file never sits in memory next to its copy.
+                        raw[info.Name] = ToFloat32(reader.ReadTensor(info.Name), disposeSource: true);
+                    }
+                }
+
+                break;
+            case CheckpointFileKind.Npz:
+                raw = NpzReader.Read(path);
+                break;
+            case CheckpointFileKind.TorchZip or CheckpointFileKind.TorchScript or CheckpointFileKind.Pickle:
+                throw TorchPickleRefusal.Create(path, kind);
+            case CheckpointFileKind.Npy:
+                throw new InvalidDataException(
+                    $"'{path}' is a single NumPy array, not a checkpoint; a JAX checkpoint is an .npz archive.");
+            case CheckpointFileKind.OtherZip:
+                throw new InvalidDataException(
+                    $"'{path}' is a zip archive but neither an .npz of arrays nor a PyTorch checkpoint.");
+            default:
+                if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Let the reader say precisely what is wrong with the header.
+                    using (SafeTensorsReader.Open(path))
+                    {
+                    }
+                }
+
+                throw new InvalidDataException(
+                    $"'{path}' is not a recognised weights file; expected .safetensors or .npz " +
+                    "(PyTorch pickles must be converted to safetensors).");
+        }
+
+        var detected = format == CheckpointFormat.Auto ? CheckpointFormatDetector.Detect(raw.Keys, path) : format;
+        var mapped = detected switch
+        {
+            CheckpointFormat.Timm => TimmKeyMap.Remap(raw),
+            CheckpointFormat.HuggingFace => HuggingFaceKeyMap.Remap(raw),
+            CheckpointFormat.JaxNpz => JaxNpzKeyMap.Remap(raw),
+            CheckpointFormat.Mae => MaeKeyMap.Remap(raw),
+            CheckpointFormat.MocoV3 => MocoV3KeyMap.Remap(raw),
+            _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown CheckpointFormat."),
+        };
+
+        if (mapped.Backbone.Count == 0 || !mapped.Backbone.Keys.Any(IsTimmBackboneKey))
+        {
+            throw new InvalidDataException(
+                $"'{path}' has no ViT backbone tensors in the {detected} layout. Keys seen: " +
+                $"{string.Join(", ", raw.Keys.Take(8))}{(raw.Count > 8 ? ", ..." : "")}.");
+        }
+
+        // Everything the result keeps leaves the scope; the source tensors it does not keep are freed with it.
+        var tensors = mapped.Backbone.ToDictionary(p => p.Key, p => ToFloat32(p.Value).DetachFromDisposeScope(),
+            StringComparer.Ordinal);
+        var head = mapped.Head.ToDictionary(p => p.Key, p => ToFloat32(p.Value).DetachFromDisposeScope(),
+            StringComparer.Ordinal);
+        return new BackboneCheckpoint(path, detected, tensors, head, mapped.Ignored.ToArray(), metadata);
+    }
+
+    /// <summary>Reads a checkpoint and loads it into <paramref name="backbone"/>; see <see cref="LoadInto"/>.</summary>
+    /// <param name="backbone">The backbone to fill.</param>
+    /// <param name="path">A <c>.safetensors</c> or <c>.npz</c> file.</param>
+    /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it.</param>
+    /// <param name="options">Adaptation options; null for the defaults.</param>
+    public static CheckpointLoadReport Load(
+        VisionTransformer backbone, string path, CheckpointFormat format = CheckpointFormat.Auto,
+        CheckpointLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        using var checkpoint = Read(path, format);
+        return checkpoint.LoadInto(backbone, options);
+    }
+
+    /// <summary>
+    /// Fills every parameter of <paramref name="backbone"/>. The mapped tensors are first compared with the backbone's
+    /// <c>state_dict()</c>: the <c>pos_embed</c> grid is resampled for another image size, a 3-channel patch kernel is
+    /// summed for a 1-channel backbone, and <c>fc_norm</c> is provided from <c>norm</c> or as identity
+    /// (<see cref="CheckpointLoadOptions"/>); any remaining missing key, unexpected key or shape mismatch throws
+    /// <see cref="CheckpointMismatchException"/> before anything is loaded. The head is never loaded.
+    /// </summary>
+    /// <returns>What was loaded and adapted.</returns>
+    public CheckpointLoadReport LoadInto(VisionTransformer backbone, CheckpointLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return CheckpointLoader.Load(backbone, backbone.Config, this, options ?? new CheckpointLoadOptions());
+    }
+
+    /// <summary>
+    /// Saves a backbone as a timm-named float32 safetensors file (written to a temporary file, then moved), which timm,
+    /// Hugging Face's safetensors and <see cref="Read"/> load. Metadata records <c>format: pt</c> and the configuration.
+    /// </summary>
+    /// <param name="backbone">The backbone to save.</param>
+    /// <param name="path">Destination; replaced if it exists.</param>
+    /// <param name="head">Optional classifier tensors to store as <c>head.weight</c>/<c>head.bias</c>.</param>
+    /// <param name="metadata">Optional extra <c>__metadata__</c> entries.</param>
+    public static void Save(
+        VisionTransformer backbone, string path, IReadOnlyDictionary<string, Tensor>? head = null,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var scope = torch.NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, tensor) in backbone.state_dict())
+        {
+            tensors[key] = tensor;
+        }
+
+        foreach (var (key, tensor) in head ?? new Dictionary<string, Tensor>())
+        {
+            if (!key.StartsWith("head.", StringComparison.Ordinal) || !tensors.TryAdd(key, tensor))
+            {
+                throw new ArgumentException($"Head tensor key '{key}' must start with 'head.' and be unique.", nameof(head));
+            }
+        }
+
+        var allMetadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["format"] = "pt",
+            ["architecture"] = backbone.Config.Name,
+            ["vit_config"] = JsonSerializer.Serialize(backbone.Config),
+        };
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            allMetadata[key] = value;
+        }
+
+        SafeTensorsWriter.Write(path, tensors, allMetadata);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var tensor in _tensors.Values.Concat(_head.Values))
+        {
+            tensor.Dispose();
+        }
+    }
+
+    private static bool IsTimmBackboneKey(string key) =>
+        key is "cls_token" or "pos_embed" || key.StartsWith("patch_embed.", StringComparison.Ordinal) ||
+        key.StartsWith("blocks.", StringComparison.Ordinal);
+
+    private static Tensor ToFloat32(Tensor tensor, bool disposeSource = false)
+    {
+        if (!tensor.is_floating_point() || tensor.dtype == ScalarType.Float32)
+        {
+            return tensor;
+        }
+
+        var widened = tensor.to(ScalarType.Float32);
+        if (disposeSource)
+        {
+            tensor.Dispose();
+        }
+
+        return widened;
+    }
+}

@@ -1,0 +1,92 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Data.IO;
+using Microsoft.ML.Runtime;
+
+namespace MLNet.PromptTuning.Interop;
+
+/// <summary>
+/// Reads one component back from an ML.NET model: the counterpart of <see cref="ModelWriter"/> over the internal
+/// <see cref="ModelLoadContext"/>.
+/// </summary>
+internal sealed class ModelReader
+{
+    /// <summary>Default stream name of the class labels' key values.</summary>
+    public const string ClassLabelsStream = "LabelKeyValues.bin";
+
+    private readonly ModelLoadContext _context;
+    private readonly IHostEnvironment _environment;
+
+    private ModelReader(ModelLoadContext context, IHostEnvironment environment)
+    {
+        _context = context;
+        _environment = environment;
+    }
+
+    /// <summary>
+    /// Starts reading a component: checks the header matches <paramref name="format"/> and its versions are ones this
+    /// code can read (ML.NET throws a clear format error otherwise).
+    /// </summary>
+    public static ModelReader Begin(ModelLoadContext context, ModelFormat format, IHostEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(format);
+        ArgumentNullException.ThrowIfNull(environment);
+        context.CheckAtModel(format.ToVersionInfo());
+        return new ModelReader(context, environment);
+    }
+
+    /// <summary>The version the component was written with, for reading older layouts.</summary>
+    public uint VersionWritten => _context.Header.ModelVerWritten;
+
+    /// <summary>The main model stream.</summary>
+    public BinaryReader Reader => _context.Reader;
+
+    /// <summary>Reads a string written by <see cref="ModelWriter.WriteString"/>.</summary>
+    public string ReadString() => _context.LoadNonEmptyString();
+
+    /// <summary>Reads a string written by <see cref="ModelWriter.WriteStringOrNull"/>.</summary>
+    public string? ReadStringOrNull() => _context.LoadStringOrNull();
+
+    /// <summary>Reads a named binary stream; a missing stream is a corrupt model.</summary>
+    public void ReadBinaryStream(string name, Action<BinaryReader> read)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(read);
+        if (!_context.TryLoadBinaryStream(name, read))
+        {
+            throw new InvalidDataException($"The model has no '{name}' stream in '{_context.Directory}'.");
+        }
+    }
+
+    /// <summary>Reads what <see cref="ModelWriter.WriteClassLabels"/> wrote.</summary>
+    public ClassLabels ReadClassLabels(string streamName = ClassLabelsStream)
+    {
+        int count = Reader.ReadInt32();
+        bool hasValues = Reader.ReadBoolean();
+        if (count < 1)
+        {
+            throw new InvalidDataException($"The model stores {count} classes; at least one is required.");
+        }
+
+        if (!hasValues)
+        {
+            return ClassLabels.WithoutValues(count);
+        }
+
+        ClassLabels? classes = null;
+        var saver = new BinarySaver(_environment, new BinarySaver.Arguments());
+        ReadBinaryStream(streamName, r =>
+        {
+            if (!saver.TryLoadTypeAndValue(r.BaseStream, out DataViewType type, out object value) ||
+                type is not VectorDataViewType vectorType || vectorType.Size != count)
+            {
+                throw new InvalidDataException(
+                    $"The model's '{streamName}' stream does not hold {count} label key values.");
+            }
+
+            classes = ClassLabels.FromBoxedValues(vectorType, value);
+        });
+        return classes!;
+    }
+}

@@ -1,0 +1,17 @@
+using MLNet.PromptTuning.Prompting;
+
+namespace MLNet.PromptTuning.Methods.LinearProbe;
+
+/// <summary>
+/// The linear probe reference point: every hook keeps its default, so the head sees the frozen backbone's own
+/// features and only the head trains.
+/// </summary>
+public sealed class LinearProbeMethod : PromptMethod
+{
+    /// <summary>Creates the linear probe for <paramref name="backbone"/>.</summary>
+    public LinearProbeMethod(LinearProbeOptions options, BackboneDescription backbone)
+        : base(options, backbone)
+    {
+        RegisterComponents();
+    }
+}

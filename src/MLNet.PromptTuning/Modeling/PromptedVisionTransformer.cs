@@ -1,0 +1,208 @@
+using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Data;
+using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.PromptTuning.Modeling;
+
+/// <summary>
+/// A frozen backbone, one prompt method and a linear head: the model that prompt tuning trains. Its own state-dict keys
+/// are <c>prompt.&lt;id&gt;.*</c> and <c>head.*</c>, plus <c>backbone.*</c> (timm names) when it owns its backbone;
+/// a shared frozen backbone stays outside the model's state so several models can use one copy in memory. Only the
+/// method's and the head's parameters train unless the method trains the backbone too (full fine-tuning).
+/// </summary>
+public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
+{
+    private readonly VisionTransformer _backbone;
+    private readonly ModuleDict<PromptMethod> _prompt;
+    private readonly Linear _head;
+
+    private readonly PromptMethod _method;
+    private readonly bool _ownsBackbone;
+
+    /// <summary>Creates the model.</summary>
+    /// <param name="backbone">The pretrained backbone. Methods that train the backbone get a private copy.</param>
+    /// <param name="methodOptions">Which method, with its options.</param>
+    /// <param name="numberOfClasses">Number of classes, at least 2.</param>
+    /// <param name="ownsBackbone">Whether disposing this model disposes <paramref name="backbone"/>.</param>
+    /// <param name="registry">Where the method id is resolved; <see cref="PromptMethodRegistry.Default"/> when null.</param>
+    public PromptedVisionTransformer(
+        VisionTransformer backbone,
+        PromptMethodOptions methodOptions,
+        int numberOfClasses,
+        bool ownsBackbone = false,
+        PromptMethodRegistry? registry = null)
+        : base("prompted_vit")
+    {
+        if (numberOfClasses < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(numberOfClasses), numberOfClasses,
+                "A classifier needs at least 2 classes.");
+        }
+
+        _method = (registry ?? PromptMethodRegistry.Default).Create(methodOptions, backbone.Description);
+        if (_method.TrainsBackbone && !ownsBackbone)
+        {
+            // Training would change a backbone other models may share: train a private copy instead.
+            backbone = CopyOf(backbone);
+            ownsBackbone = true;
+        }
+
+        _backbone = backbone;
+        _ownsBackbone = ownsBackbone;
+        _prompt = new ModuleDict<PromptMethod>();
+        _prompt.Add(_method.Id, _method);
+        _head = ClassifierHead.Create(backbone.Config.EmbedDim, numberOfClasses);
+        NumberOfClasses = numberOfClasses;
+
+        // Registered explicitly: a shared backbone is not a child of this model, so disposing or saving the model's
+        // state leaves it alone; a private (trained) copy is, under timm's names prefixed by "backbone.".
+        if (_ownsBackbone)
+        {
+            register_module("backbone", _backbone);
+        }
+
+        register_module("prompt", _prompt);
+        register_module("head", _head);
+        _backbone.SetTrainable(_method.TrainsBackbone);
+    }
+
+    /// <summary>The backbone (frozen unless the method trains it).</summary>
+    public VisionTransformer Backbone => _backbone;
+
+    /// <summary>The attached prompt method.</summary>
+    public PromptMethod Method => _method;
+
+    /// <inheritdoc/>
+    public nn.Module Module => this;
+
+    /// <inheritdoc/>
+    public int NumberOfClasses { get; }
+
+    /// <inheritdoc/>
+    public ImagePreprocessing Preprocessing => _backbone.Config.Preprocessing;
+
+    /// <summary>
+    /// Element type the backbone computes in: float32 (default) or bfloat16. Method parameters and the head stay
+    /// float32; methods cast their tensors per pass, and logits are float32 either way.
+    /// </summary>
+    public ScalarType ComputePrecision { get; private set; } = ScalarType.Float32;
+
+    /// <summary>Switches the frozen backbone to <paramref name="precision"/> (float32 or bfloat16).</summary>
+    public void SetComputePrecision(ScalarType precision)
+    {
+        if (precision != ScalarType.Float32 && precision != ScalarType.BFloat16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(precision), precision, "Expected Float32 or BFloat16.");
+        }
+
+        if (precision == ScalarType.BFloat16 && _method.TrainsBackbone)
+        {
+            throw new NotSupportedException(
+                "bfloat16 compute keeps float32 master weights only for prompt and head parameters; a method that trains " +
+                "the backbone (full fine-tuning) needs Precision = Float32.");
+        }
+
+        _backbone.to(precision);
+        ComputePrecision = precision;
+    }
+
+    /// <summary>True when the backbone belongs to this model (created for it, or a private copy for full fine-tuning).</summary>
+    public bool OwnsBackbone => _ownsBackbone;
+
+    /// <inheritdoc/>
+    public void MoveTo(Device device)
+    {
+        if (!_ownsBackbone)
+        {
+            _backbone.to(device);
+        }
+
+        this.to(device);
+    }
+
+    /// <inheritdoc/>
+    public ClassifierOutput Forward(Tensor images, ForwardContext context)
+    {
+        var input = images.dtype == ComputePrecision ? images : images.to(ComputePrecision);
+        var promptContext = _backbone.Run(input, _method, context);
+        var features = _method.SelectFeatures(promptContext);                            // [B, D]
+        var logits = _head.call(features.to(ScalarType.Float32));                         // [B, C]
+        return new ClassifierOutput(logits, promptContext.AuxiliaryLosses);
+    }
+
+    /// <summary>Logits for normalised images in evaluation mode, without gradients, [B, C].</summary>
+    public Tensor Predict(Tensor images)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return Forward(images, ForwardContext.Inference).Logits.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<ParameterGroup> GetParameterGroups()
+    {
+        var groups = _method.GetParameterGroups().ToList();
+        if (_method.TrainsBackbone)
+        {
+            // timm's convention: no weight decay on 1-D tensors (norms, biases) nor on the class/position embeddings.
+            var named = _backbone.named_parameters().ToList();
+            static bool NoDecay((string name, Parameter parameter) p) =>
+                p.parameter.dim() <= 1 || p.name is "cls_token" or "pos_embed";
+            groups.Add(new ParameterGroup("backbone", named.Where(p => !NoDecay(p)).Select(p => p.parameter).ToList()));
+            groups.Add(new ParameterGroup(
+                "backbone.no_decay", named.Where(NoDecay).Select(p => p.parameter).ToList(), ApplyWeightDecay: false));
+        }
+
+        // The VPT codebase exempts only the head bias from weight decay.
+        groups.Add(new ParameterGroup("head", new[] { _head.weight! }));
+        groups.Add(new ParameterGroup("head.bias", new[] { _head.bias! }, ApplyWeightDecay: false));
+        return groups;
+    }
+
+    /// <summary>Number of trainable parameters (method, head, and backbone when it trains).</summary>
+    public long CountTrainableParameters() =>
+        GetParameterGroups().SelectMany(g => g.Parameters).Sum(p => p.numel());
+
+    /// <inheritdoc/>
+    public void SetTrainingMode(bool training)
+    {
+        train(training);
+        // The backbone has no dropout; stochastic depth is driven by the method and the forward context, so the
+        // backbone is kept in evaluation mode regardless (VPT's train() override).
+        _backbone.eval();
+    }
+
+    private static VisionTransformer CopyOf(VisionTransformer source)
+    {
+        var copy = new VisionTransformer(source.Config);
+        using var noGrad = torch.no_grad();
+        var target = copy.state_dict();
+        foreach (var (name, tensor) in source.state_dict())
+        {
+            target[name].copy_(tensor);
+        }
+
+        copy.to(source.state_dict().Values.First().device);
+        return copy;
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _head.Dispose();
+            _method.Dispose();
+            if (_ownsBackbone)
+            {
+                _backbone.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+}

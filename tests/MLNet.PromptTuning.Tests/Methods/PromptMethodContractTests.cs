@@ -1,0 +1,123 @@
+using MLNet.PromptTuning.Modeling;
+using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MLNet.PromptTuning.Tests.Methods;
+
+/// <summary>The shared contract every registered method must pass (see docs/adding-a-method.md).</summary>
+public sealed class PromptMethodContractTests
+{
+    [Fact]
+    public void EveryRegisteredMethodHasAContractCase()
+    {
+        Assert.Equal(
+            PromptMethodRegistry.Default.Ids.OrderBy(i => i),
+            MethodCases.CoveredIds.OrderBy(i => i));
+    }
+
+    [Theory]
+    [MemberData(nameof(MethodCases.Names), MemberType = typeof(MethodCases))]
+    public void OnlyMethodAndHeadParametersChangeAndEveryTrainableParameterGetsAGradient(string name)
+    {
+        using var backbone = TinyModels.Backbone();
+        var backboneBefore = Snapshot(backbone.state_dict());
+        using var model = new PromptedVisionTransformer(backbone, MethodCases.Create(name), 4);
+        var before = Snapshot(model.state_dict());
+        var trainable = model.GetParameterGroups().SelectMany(g => g.Parameters).ToList();
+        Assert.NotEmpty(trainable);
+
+        using var optimizer = torch.optim.SGD(trainable, 0.05);
+        model.SetTrainingMode(true);
+        using (torch.NewDisposeScope())
+        {
+            var output = model.Forward(TinyModels.Images(), new ForwardContext(true, 0));
+            var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
+            foreach (var auxiliary in output.AuxiliaryLosses)
+            {
+                loss = loss + auxiliary.Value;
+            }
+
+            loss.backward();
+            foreach (var (parameterName, parameter) in model.named_parameters())
+            {
+                if (parameter.requires_grad)
+                {
+                    Assert.True(parameter.grad is not null && parameter.grad.abs().sum().item<float>() > 0,
+                        $"{name}: {parameterName} got no gradient");
+                }
+            }
+
+            optimizer.step();
+        }
+
+        bool trainsBackbone = model.Method.TrainsBackbone;
+        foreach (var (key, value) in model.state_dict())
+        {
+            bool trainableKey = key.StartsWith("prompt.") || key.StartsWith("head.") || (trainsBackbone && key.StartsWith("backbone."));
+            Assert.True(trainableKey || TinyModels.Same(value, before[key]), $"{name}: frozen {key} changed");
+        }
+
+        // The shared backbone object itself is never modified, whatever the method.
+        Assert.All(backbone.state_dict(), kv => Assert.True(TinyModels.Same(kv.Value, backboneBefore[kv.Key]), kv.Key));
+    }
+
+    [Theory]
+    [MemberData(nameof(MethodCases.BatchIndependentNames), MemberType = typeof(MethodCases))]
+    public void BatchOfOneScoresEqualInBatchScores(string name)
+    {
+        using var backbone = TinyModels.Backbone();
+        using var model = new PromptedVisionTransformer(backbone, MethodCases.Create(name), 4);
+        using var images = TinyModels.Images(batch: 3);
+        using var batch = model.Predict(images);
+        for (int i = 0; i < 3; i++)
+        {
+            using var single = model.Predict(images[TensorIndex.Slice(i, i + 1)]);
+            Assert.True(TinyModels.MaxAbsDifference(single[0], batch[i]) < 1e-5f, $"{name}: row {i}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MethodCases.Names), MemberType = typeof(MethodCases))]
+    public void SeededConstructionAndTrainingAreBitIdentical(string name)
+    {
+        Assert.Equal(TrainBriefly(name), TrainBriefly(name));
+    }
+
+    private static Dictionary<string, Tensor> Snapshot(Dictionary<string, Tensor> state) =>
+        state.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+
+    private static string TrainBriefly(string name)
+    {
+        using var backbone = TinyModels.Backbone();
+        torch.manual_seed(123);
+        using var model = new PromptedVisionTransformer(backbone, MethodCases.Create(name), 4);
+        using var optimizer = torch.optim.AdamW(model.GetParameterGroups().SelectMany(g => g.Parameters), 0.01);
+        model.SetTrainingMode(true);
+        for (int step = 0; step < 3; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            optimizer.zero_grad();
+            var output = model.Forward(TinyModels.Images(seed: step), new ForwardContext(true, 0));
+            var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
+            foreach (var auxiliary in output.AuxiliaryLosses)
+            {
+                loss = loss + auxiliary.Value;
+            }
+
+            loss.backward();
+            optimizer.step();
+        }
+
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (key, value) in model.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(key));
+            hash.AppendData(value.contiguous().bytes);
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset());
+    }
+}
