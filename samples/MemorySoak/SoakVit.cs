@@ -62,6 +62,8 @@ internal sealed class SoakVit : nn.Module<Tensor, Tensor>, ITrainableClassifier
 
     public nn.Module Module => this;
 
+    public void MoveTo(Device device) => this.to(device);
+
     public int NumberOfClasses { get; }
 
     public ImagePreprocessing Preprocessing { get; }

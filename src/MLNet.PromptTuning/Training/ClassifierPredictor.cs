@@ -14,7 +14,7 @@ public sealed class ClassifierPredictor
     private readonly torch.Device _device;
     private readonly TrainingPrecision _precision;
 
-    /// <summary>Moves <paramref name="model"/> to the device and prepares it for scoring.</summary>
+    /// <summary>Moves <paramref name="model"/> to the device (<see cref="ITrainableClassifier.MoveTo"/>) and prepares it for scoring.</summary>
     /// <param name="model">The classifier (left in evaluation mode).</param>
     /// <param name="device">Device string as in <see cref="TrainingOptions.Device"/>. Default <c>auto</c>.</param>
     /// <param name="precision">Forward precision, as in training. Default float32.</param>
@@ -39,7 +39,7 @@ public sealed class ClassifierPredictor
         _device = device;
         _precision = precision;
         BatchSize = batchSize;
-        model.Module.to(device);
+        model.MoveTo(device);
     }
 
     /// <summary>Images per scoring batch.</summary>

@@ -74,7 +74,7 @@ public sealed class ClassifierTrainer
 
         var threads = TorchThreads.Configure(o.NumberOfThreads);
         var device = TorchDevices.Resolve(o.Device);
-        model.Module.to(device);
+        model.MoveTo(device);
         var groups = model.GetParameterGroups();
         var parameters = ValidateGroups(groups);
         var names = ParameterNames(model, groups);

@@ -26,6 +26,8 @@ internal sealed class ToyClassifier : ITrainableClassifier, IDisposable
 
     public torch.nn.Module Module => _net;
 
+    public void MoveTo(torch.Device device) => _net.to(device);
+
     public int NumberOfClasses { get; }
 
     public ImagePreprocessing Preprocessing { get; }
@@ -155,6 +157,8 @@ internal sealed class BiasClassifier : ITrainableClassifier, IDisposable
 
     public torch.nn.Module Module => _net;
 
+    public void MoveTo(torch.Device device) => _net.to(device);
+
     public int NumberOfClasses { get; }
 
     public ImagePreprocessing Preprocessing { get; }
@@ -202,6 +206,8 @@ internal sealed class ScriptedClassifier : ITrainableClassifier, IDisposable
     public ScriptedClassifier(params bool[] script) => _script = script;
 
     public torch.nn.Module Module => _net;
+
+    public void MoveTo(torch.Device device) => _net.to(device);
 
     public int NumberOfClasses => 2;
 
