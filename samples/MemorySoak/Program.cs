@@ -1,13 +1,17 @@
-// Memory soak: runs N training steps of a VPT-Deep prompt-tuned small ViT through the library's ClassifierTrainer
-// and prints the process RSS (VmRSS) and TorchSharp's live-tensor count at chosen steps. A program, not a test.
+// Memory soak: runs N training steps of the library's VPT-Deep model (PromptedVisionTransformer on a small random ViT:
+// D 192, 6 blocks, 3 heads, patch 4, 28x28x1, the "small" configuration of the performance baseline) through
+// ClassifierTrainer, and prints the process RSS (VmRSS) and TorchSharp's live-tensor count at chosen steps.
+// A program, not a test.
 //
 //   dotnet run -c Release --project samples/MemorySoak -- [--steps 500] [--batch 32] [--threads 2]
 //
 // Compare allocators with LD_PRELOAD=libjemalloc.so.2 or MALLOC_MMAP_THRESHOLD_=65536 (glibc malloc fragments).
 using System.Diagnostics;
 using System.Globalization;
+using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Data;
-using MLNet.PromptTuning.Samples.MemorySoak;
+using MLNet.PromptTuning.Methods.Vpt;
+using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
 
@@ -19,7 +23,20 @@ var probes = new SortedSet<long> { 1, 50, 100, 500, steps };
 probes.RemoveWhere(s => s > steps);
 
 torch.manual_seed(0);
-using var model = new SoakVit();
+var config = new VitConfig
+{
+    Name = "vit_small_soak",
+    ImageHeight = 28,
+    ImageWidth = 28,
+    PatchSize = 4,
+    InChannels = 1,
+    EmbedDim = 192,
+    Depth = 6,
+    NumHeads = 3,
+    Preprocessing = ImagePreprocessing.Inception(28, 1),
+};
+using var backbone = new VisionTransformer(config);
+using var model = new PromptedVisionTransformer(backbone, new VptOptions { PromptLength = 10, Depth = VptDepth.Deep }, 10);
 int images = StepsPerEpoch * batch;
 var pixels = new byte[images * 28 * 28];
 new Random(0).NextBytes(pixels);
