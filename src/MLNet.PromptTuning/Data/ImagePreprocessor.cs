@@ -88,11 +88,57 @@ public sealed class ImagePreprocessor : IDisposable
                 $"Expected images [B, C, H, W] with C = 1 or 3; got shape [{string.Join(", ", images.shape)}].", nameof(images));
         }
 
-        if (images.dtype != torch.ScalarType.Byte && images.dtype != torch.ScalarType.Float32)
+        CheckDType(images, "images");
+        var x = ToTargetPixels(images, device, augment); // [B, C, H, W] in [0, 255]
+        return Normalize(x, device);
+    }
+
+    /// <summary>
+    /// Converts images of possibly different sizes (as an ML.NET scoring batch delivers them) into one normalised
+    /// batch, without augmentation. Call inside a dispose scope.
+    /// </summary>
+    /// <param name="images">B ≥ 1 uint8 (or float in [0, 255]) images [C, H, W], C = 1 or 3, any sizes.</param>
+    /// <param name="device">Device of the result.</param>
+    /// <returns>float32 [B, Target.Channels, Target.Height, Target.Width] on <paramref name="device"/>.</returns>
+    /// <exception cref="ArgumentException">The list is empty or an image has the wrong rank, dtype or channel count.</exception>
+    public torch.Tensor Process(IReadOnlyList<torch.Tensor> images, torch.Device device)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(device);
+        if (images.Count == 0)
         {
-            throw new ArgumentException($"Expected uint8 or float32 images; got {images.dtype}.", nameof(images));
+            throw new ArgumentException("Expected at least one image.", nameof(images));
         }
 
+        var converted = new torch.Tensor[images.Count];
+        for (int i = 0; i < images.Count; i++)
+        {
+            if (images[i].dim() != 3 || (images[i].shape[0] != 1 && images[i].shape[0] != 3))
+            {
+                throw new ArgumentException(
+                    $"Image {i} must be [C, H, W] with C = 1 or 3; got shape [{string.Join(", ", images[i].shape)}].",
+                    nameof(images));
+            }
+
+            CheckDType(images[i], $"image {i}");
+
+            converted[i] = ToTargetPixels(images[i].unsqueeze(0), device, augment: false); // [1, C, H, W]
+        }
+
+        return Normalize(torch.cat(converted, 0), device); // [B, C, H, W]
+    }
+
+    private static void CheckDType(torch.Tensor images, string what)
+    {
+        if (images.dtype != torch.ScalarType.Byte && images.dtype != torch.ScalarType.Float32)
+        {
+            throw new ArgumentException($"Expected uint8 or float32 pixels for {what}; got {images.dtype}.", nameof(images));
+        }
+    }
+
+    private torch.Tensor ToTargetPixels(torch.Tensor images, torch.Device device, bool augment)
+    {
         var x = images.to(device).to_type(torch.ScalarType.Float32); // [B, C, h, w] in [0, 255]
         x = ConvertChannels(x, Target.Channels);
 
@@ -113,6 +159,11 @@ public sealed class ImagePreprocessor : IDisposable
             x = Flip(x);
         }
 
+        return x;
+    }
+
+    private torch.Tensor Normalize(torch.Tensor x, torch.Device device)
+    {
         var mean = torch.tensor(Target.Mean, new long[] { 1, Target.Channels, 1, 1 }, device: device);
         var std = torch.tensor(Target.Std, new long[] { 1, Target.Channels, 1, 1 }, device: device);
         return x.div(255.0).sub(mean).div(std); // [B, C, H, W]

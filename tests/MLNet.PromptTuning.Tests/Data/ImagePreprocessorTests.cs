@@ -205,6 +205,31 @@ public sealed class ImagePreprocessorTests
     }
 
     [Fact]
+    public void ImagesOfMixedSizesBecomeOneBatchLikeSingleImageBatches()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var pre = new ImagePreprocessor(ImagePreprocessing.ImageNet(4));
+        var images = new[]
+        {
+            torch.randint(0, 256, new long[] { 3, 4, 4 }, torch.ScalarType.Byte),
+            torch.randint(0, 256, new long[] { 1, 9, 6 }, torch.ScalarType.Byte),
+            torch.randint(0, 256, new long[] { 3, 2, 7 }, torch.ScalarType.Byte).to_type(torch.ScalarType.Float32),
+        };
+
+        var batch = pre.Process(images, torch.CPU);
+
+        Assert.Equal(new long[] { 3, 3, 4, 4 }, batch.shape);
+        for (int i = 0; i < images.Length; i++)
+        {
+            Assert.True(batch[i..(i + 1)].IsSameAs(pre.Process(images[i].unsqueeze(0), torch.CPU)));
+        }
+
+        Assert.Throws<ArgumentException>(() => pre.Process(Array.Empty<torch.Tensor>(), torch.CPU));
+        var rank = Assert.Throws<ArgumentException>(() => pre.Process(new[] { images[0].unsqueeze(0) }, torch.CPU));
+        Assert.Contains("Image 0 must be [C, H, W]", rank.Message);
+    }
+
+    [Fact]
     public void RejectsBatchesItCannotRead()
     {
         using var scope = torch.NewDisposeScope();
@@ -216,7 +241,7 @@ public sealed class ImagePreprocessorTests
 
         Assert.Contains("[3, 4, 4]", rank.Message);
         Assert.Contains("C = 1 or 3", channels.Message);
-        Assert.Contains("Int32", dtype.Message);
+        Assert.Contains("got Int32", dtype.Message);
     }
 
     private static void AssertResizeMatchesPil(int height, int width, byte[] pil)
