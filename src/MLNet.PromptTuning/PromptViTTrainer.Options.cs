@@ -205,6 +205,13 @@ public sealed partial class PromptViTTrainer
         /// <summary>Random horizontal flip on training images. Default off.</summary>
         public bool HorizontalFlip { get; set; }
 
+        /// <summary>
+        /// Resize images to the backbone's input size (default true). When false, every training image must have the
+        /// same size, a multiple of the patch size, and the backbone runs at that resolution (its position embedding is
+        /// resampled); images of another size at scoring time are resized to it.
+        /// </summary>
+        public bool ResizeImages { get; set; } = true;
+
         /// <summary>Rows scored per forward pass when the model transforms data. Default 32; range [1, 4096].</summary>
         public int InferenceBatchSize { get; set; } = 32;
 

@@ -86,6 +86,11 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             using var labeled = LabeledImageReader.Read(input, o.ImageColumnName, o.LabelColumnName, spec, _host.CheckAlive);
             var classes = labeled.Classes;
             RequireTwoClasses(classes.Count, labeled.Labels);
+            if (!o.ResizeImages)
+            {
+                (backbone, ownsBackbone) = AdaptToImageSize(backbone, ownsBackbone, labeled, channel);
+            }
+
             WarnAboutChannelConversion(channel, backbone.Config);
 
             int[] trainRows, validationRows;
@@ -188,6 +193,39 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             backbone.Dispose();
             throw;
         }
+    }
+
+    /// <summary>With resizing off, the backbone runs at the data's own image size (all images must share it).</summary>
+    private static (VisionTransformer Backbone, bool Owns) AdaptToImageSize(
+        VisionTransformer backbone, bool ownsBackbone, LabeledImages images, IChannel channel)
+    {
+        int height = (int)images.Images[0].shape[1], width = (int)images.Images[0].shape[2];
+        for (int i = 1; i < images.Images.Count; i++)
+        {
+            if (images.Images[i].shape[1] != height || images.Images[i].shape[2] != width)
+            {
+                throw new ArgumentException(
+                    $"With Options.ResizeImages = false every training image must have the same size; image {i} is " +
+                    $"{images.Images[i].shape[2]}x{images.Images[i].shape[1]} but the first is {width}x{height}.",
+                    nameof(Options.ResizeImages));
+            }
+        }
+
+        if (height == backbone.Config.ImageHeight && width == backbone.Config.ImageWidth)
+        {
+            return (backbone, ownsBackbone);
+        }
+
+        var resized = BackboneResizer.Resize(backbone, height, width);
+        channel.Warning(MessageSensitivity.None,
+            $"ResizeImages is off: the backbone runs at {height}x{width} instead of " +
+            $"{backbone.Config.ImageHeight}x{backbone.Config.ImageWidth}; its position embedding was resampled.");
+        if (ownsBackbone)
+        {
+            backbone.Dispose();
+        }
+
+        return (resized, true);
     }
 
     private ImageTensorDataset BuildDataset(LabeledImages images, int[] rows, VitConfig config)

@@ -129,4 +129,29 @@ public sealed class PromptViTErrorTests
         var promptError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(badPrompt).Fit(data));
         Assert.Contains("PromptLength is 0", promptError.Message);
     }
+
+    [Fact]
+    public void WithoutResizingTheImageSizeMustDivideByThePatchSize()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var options = fixture.Options(epochs: 1);
+        options.ResizeImages = false;
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        Assert.Contains("9x10 is not divisible by the backbone's patch size 4", error.Message);
+    }
+
+    [Fact]
+    public void WithoutResizingTheBackboneRunsAtTheImagesOwnSize()
+    {
+        using var fixture = PromptViTFixture.Create(6, width: 12, height: 8);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var options = fixture.Options(epochs: 1);
+        options.ResizeImages = false;
+        using var model = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data);
+        Assert.Equal((8, 12), (model.Model.Backbone.Config.ImageHeight, model.Model.Backbone.Config.ImageWidth));
+        Assert.Equal(6, ScoreReading.ReadVectors(model.Transform(data), "Score").Count);
+    }
 }

@@ -17,9 +17,9 @@ internal sealed class PromptViTFixture : IDisposable
 
     public TestImageSet Images { get; }
 
-    public static PromptViTFixture Create(int imageCount = 12, int channels = 3)
+    public static PromptViTFixture Create(int imageCount = 12, int channels = 3, int width = 10, int height = 9)
     {
-        var images = TestImageSet.Create(imageCount, width: 10, height: 9);
+        var images = TestImageSet.Create(imageCount, width, height);
         string path = Path.Combine(images.Folder, "backbone.safetensors");
         using (var backbone = TinyModels.Backbone(channels: channels))
         {
