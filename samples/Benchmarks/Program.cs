@@ -11,11 +11,12 @@
 //   worker --model ti|small --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
 //   soak --model small --mode vpt --probes 50,1000
 //   matmul --size 2048 --repeats 10
+using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
 using MLNet.PromptTuning.Training;
 
 var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "compare";
-var a = new Args(args.Length > 0 && command == args[0] ? args.Skip(1) : args);
+var a = new CommandLineArgs(args.Length > 0 && command == args[0] ? args.Skip(1) : args);
 try
 {
     switch (command)

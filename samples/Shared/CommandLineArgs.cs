@@ -1,14 +1,14 @@
 using System.Globalization;
 
-namespace MLNet.PromptTuning.Samples.Benchmarks;
+namespace MLNet.PromptTuning.Samples;
 
 /// <summary>A minimal <c>--name value</c> / <c>--flag</c> command-line reader that rejects unknown names.</summary>
-internal sealed class Args
+internal sealed class CommandLineArgs
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
-    public Args(IEnumerable<string> args)
+    public CommandLineArgs(IEnumerable<string> args)
     {
         var list = args.ToList();
         for (int i = 0; i < list.Count; i++)
@@ -42,6 +42,18 @@ internal sealed class Args
 
     public string[] List(string name, IEnumerable<string> fallback) =>
         Get(name) is { } v ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : fallback.ToArray();
+
+    public double[] Doubles(string name, IEnumerable<double> fallback) =>
+        Get(name) is { } v
+            ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(x => double.Parse(x, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray()
+            : fallback.ToArray();
+
+    public int[] Ints(string name, IEnumerable<int> fallback) =>
+        Get(name) is { } v
+            ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(x => int.Parse(x, NumberStyles.Integer, CultureInfo.InvariantCulture)).ToArray()
+            : fallback.ToArray();
 
     /// <summary>Throws when an option was given that nothing read (a typo, usually).</summary>
     public void RejectUnknown()
