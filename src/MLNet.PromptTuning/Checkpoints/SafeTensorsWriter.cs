@@ -23,6 +23,46 @@ public static class SafeTensorsWriter
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var fullPath = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(fullPath)!;
+        Directory.CreateDirectory(directory);
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                Write(stream, tensors, metadata);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (IOException)
+            {
+                // Best effort: the original error matters more.
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="tensors"/> in the safetensors layout to <paramref name="stream"/> (left open).</summary>
+    /// <param name="stream">A writable stream; written from its current position.</param>
+    /// <param name="tensors">Tensors by key. Keys must be non-empty and must not be <c>__metadata__</c>.</param>
+    /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
+    /// <exception cref="NotSupportedException">A tensor's dtype has no safetensors equivalent here (names the tensor).</exception>
+    public static void Write(
+        Stream stream,
+        IReadOnlyDictionary<string, Tensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(tensors);
         if (!BitConverter.IsLittleEndian)
         {
@@ -45,40 +85,13 @@ public static class SafeTensorsWriter
         entries.Sort((a, b) => a.Size != b.Size ? b.Size.CompareTo(a.Size) : string.CompareOrdinal(a.Name, b.Name));
         var header = BuildHeader(entries.Select(e => (e.Name, e.DType, e.Shape, e.Bytes)), metadata);
 
-        var fullPath = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(fullPath)!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        Span<byte> length = stackalloc byte[8];
+        BitConverter.TryWriteBytes(length, (ulong)header.Length);
+        stream.Write(length);
+        stream.Write(header);
+        foreach (var entry in entries)
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BitConverter.TryWriteBytes(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach (var entry in entries)
-                {
-                    TensorBytes.WriteFrom(stream, entry.Tensor);
-                }
-
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (IOException)
-            {
-                // Best effort: the original error matters more.
-            }
-
-            throw;
+            TensorBytes.WriteFrom(stream, entry.Tensor);
         }
     }
 

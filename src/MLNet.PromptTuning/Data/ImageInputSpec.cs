@@ -26,7 +26,7 @@ internal sealed record ImageInputSpec(int Channels = 3, PixelShape? PixelVectorS
 /// <param name="Channels">Number of planes: 1 or 3 (RGB order).</param>
 /// <param name="Height">Rows per plane, positive.</param>
 /// <param name="Width">Values per row, positive.</param>
-internal readonly record struct PixelShape(int Channels, int Height, int Width)
+public readonly record struct PixelShape(int Channels, int Height, int Width)
 {
     /// <summary>Number of values a vector of this shape holds.</summary>
     public long Size => (long)Channels * Height * Width;

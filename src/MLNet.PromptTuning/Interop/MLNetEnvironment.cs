@@ -16,4 +16,14 @@ internal static class MLNetEnvironment
         ArgumentNullException.ThrowIfNull(catalog);
         return CatalogUtils.GetEnvironment(catalog);
     }
+
+    /// <summary>The MLContext's seed, or null when it was created without one.</summary>
+    public static int? GetSeed(IHostEnvironment environment) => (environment as IHostEnvironmentInternal)?.Seed;
+
+    /// <summary>The MLContext's <c>GpuDeviceId</c>, or null when GPU use was not requested.</summary>
+    public static int? GetGpuDeviceId(IHostEnvironment environment) => (environment as IHostEnvironmentInternal)?.GpuDeviceId;
+
+    /// <summary>The MLContext's <c>FallbackToCpu</c>: whether a missing GPU falls back to the CPU (default true).</summary>
+    public static bool GetFallbackToCpu(IHostEnvironment environment) =>
+        (environment as IHostEnvironmentInternal)?.FallbackToCpu ?? true;
 }

@@ -42,6 +42,9 @@ public sealed class ClassifierTrainer
     /// <summary>The settings in use.</summary>
     public TrainingOptions Options => _options;
 
+    /// <summary>Called on the training thread after every epoch (after validation) with that epoch's metrics.</summary>
+    public Action<EpochSummary>? EpochCompleted { get; init; }
+
     /// <summary>
     /// Trains the parameter groups of <paramref name="model"/> on <paramref name="train"/>. The model is moved to the
     /// configured device first and is left there in evaluation mode.
@@ -133,6 +136,7 @@ public sealed class ClassifierTrainer
                 }
 
                 LogEpoch(summary);
+                EpochCompleted?.Invoke(summary);
                 if (o.CheckpointDirectory is { } checkpointDir)
                 {
                     WriteCheckpoint(checkpointDir, fingerprint, parameters, names, optimizer, shuffler, preprocessor, best, state);

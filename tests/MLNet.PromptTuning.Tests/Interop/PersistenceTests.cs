@@ -93,7 +93,7 @@ public sealed class PersistenceTests
     /// Runs this test assembly as a console program (see Program.cs) in a new process: a fresh runtime, a fresh
     /// MLContext, the same dependency set as the tests.
     /// </summary>
-    private static void RunFreshProcess(params string[] arguments)
+    internal static void RunFreshProcess(params string[] arguments)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {

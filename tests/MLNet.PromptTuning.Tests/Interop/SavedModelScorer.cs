@@ -41,7 +41,9 @@ internal static class SavedModelScorer
             lines.Add("predicted=" + value);
         }
 
-        using (var engine = mlContext.Model.CreatePredictionEngine<ImageRow, ScoredImage>(model))
+        // OwnsTransformer = false: by default a PredictionEngine disposes its model when it is disposed.
+        using (var engine = mlContext.Model.CreatePredictionEngine<ImageRow, ScoredImage>(
+            model, new PredictionEngineOptions { OwnsTransformer = false }))
         {
             ImageRow first = mlContext.Data.CreateEnumerable<ImageRow>(rows, reuseRowObject: false).First();
             lines.Add("engine-score=" + ScoreReading.Bits(engine.Predict(first).Score));

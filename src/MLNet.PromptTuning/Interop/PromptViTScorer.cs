@@ -1,0 +1,47 @@
+using MLNet.PromptTuning.Data;
+using MLNet.PromptTuning.Modeling;
+using MLNet.PromptTuning.Training;
+using TorchSharp;
+
+namespace MLNet.PromptTuning.Interop;
+
+/// <summary>
+/// Scores ML.NET image batches with a prompt-tuned model: the same pixel rounding, resizing and normalisation as
+/// training, then one forward pass on the model's device.
+/// </summary>
+internal sealed class PromptViTScorer : IImageBatchScorer, IDisposable
+{
+    private readonly PromptedVisionTransformer _model;
+    private readonly ImagePreprocessor _preprocessor;
+    private readonly torch.Device _device;
+    private readonly float _pixelValueScale;
+    private readonly object _gate = new();
+
+    public PromptViTScorer(PromptedVisionTransformer model, torch.Device device, float pixelValueScale)
+    {
+        _model = model;
+        _device = device;
+        _pixelValueScale = pixelValueScale;
+        _preprocessor = new ImagePreprocessor(model.Preprocessing);
+    }
+
+    public torch.Tensor ScoreBatch(IReadOnlyList<torch.Tensor> images)
+    {
+        var pixels = images.Select(image => ToEightBitRange(image, _pixelValueScale)).ToArray();
+        // One forward at a time: PredictionEngines on several threads share this model, and libtorch already uses
+        // every core for a single batch.
+        lock (_gate)
+        {
+            var batch = _preprocessor.Process(pixels, _device);                 // [B, C, H, W] normalised
+            return _model.Forward(batch, ForwardContext.Inference).Logits;      // [B, classes]
+        }
+    }
+
+    /// <summary>Float pixels are mapped to [0, 255] and rounded to 8-bit steps, exactly as training cached them.</summary>
+    internal static torch.Tensor ToEightBitRange(torch.Tensor image, float pixelValueScale) =>
+        image.dtype == torch.ScalarType.Byte
+            ? image
+            : (image * (pixelValueScale * 255f)).round().clamp(0, 255);
+
+    public void Dispose() => _preprocessor.Dispose();
+}

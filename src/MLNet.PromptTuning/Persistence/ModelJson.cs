@@ -1,0 +1,34 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Prompting;
+
+namespace MLNet.PromptTuning.Persistence;
+
+/// <summary>JSON for the parts of a model that are not tensors: backbone architecture and method options.</summary>
+internal static class ModelJson
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static string SerializeConfig(VitConfig config) => JsonSerializer.Serialize(config, Options);
+
+    public static VitConfig DeserializeConfig(string json) =>
+        JsonSerializer.Deserialize<VitConfig>(json, Options)
+        ?? throw new InvalidDataException("The stored backbone configuration is empty.");
+
+    public static string SerializeMethodOptions(PromptMethodOptions options) =>
+        JsonSerializer.Serialize(options, options.GetType(), Options);
+
+    /// <summary>Rebuilds method options of the registered type for <paramref name="methodId"/>.</summary>
+    public static PromptMethodOptions DeserializeMethodOptions(string methodId, string json, PromptMethodRegistry registry)
+    {
+        Type type = registry.GetOptionsType(methodId);
+        return JsonSerializer.Deserialize(json, type, Options) as PromptMethodOptions
+            ?? throw new InvalidDataException($"The stored options of method '{methodId}' are empty.");
+    }
+}

@@ -1,0 +1,157 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.PromptTuning.Tests.Interop;
+using Xunit;
+
+namespace MLNet.PromptTuning.Tests.Integration;
+
+/// <summary>Every user mistake gets an error that names the column or option, the value and what was expected.</summary>
+public sealed class PromptViTErrorTests
+{
+    private sealed class PixelRow
+    {
+        [VectorType(3 * 8 * 8)]
+        public float[] Pixels { get; set; } = Array.Empty<float>();
+
+        public string Label { get; set; } = string.Empty;
+    }
+
+    [Fact]
+    public void NonKeyLabelNamesTheColumnAndSuggestsMapValueToKey()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var rows = fixture.LoadRows(ml);
+        var data = ml.Transforms.LoadImages("Image", fixture.Images.Folder, "Path").Fit(rows).Transform(rows);
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(data));
+        Assert.Contains("'Label'", error.Message);
+        Assert.Contains("MapValueToKey", error.Message);
+    }
+
+    [Fact]
+    public void MissingAndMistypedImageColumnsAreSchemaErrors()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+
+        var missing = fixture.Options();
+        missing.ImageColumnName = "Picture";
+        var missingError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(missing).Fit(data));
+        Assert.Contains("'Picture'", missingError.Message);
+
+        var mistyped = fixture.Options();
+        mistyped.ImageColumnName = "Path";
+        var typeError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(mistyped).Fit(data));
+        Assert.Contains("'Path'", typeError.Message);
+        Assert.Contains("String", typeError.Message);
+    }
+
+    [Fact]
+    public void EmptyDataAndSingleClassAreClearErrors()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var rows = fixture.LoadRows(ml);
+        var prepare = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", fixture.Images.Folder, "Path"))
+            .Fit(rows);
+
+        var empty = prepare.Transform(ml.Data.FilterByCustomPredicate<ImageRow>(rows, _ => true));
+        var emptyError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(empty));
+        Assert.Contains("empty", emptyError.Message);
+
+        var single = prepare.Transform(ml.Data.FilterByCustomPredicate<ImageRow>(rows, r => r.Label != "red"));
+        var singleError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(single));
+        Assert.Contains("2 or more classes", singleError.Message);
+    }
+
+    [Fact]
+    public void UndecodableImageNamesTheRow()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        File.WriteAllBytes(Path.Combine(fixture.Images.Folder, fixture.Images.Rows[4].Path), new byte[] { 1, 2, 3, 4, 5 });
+        var ml = new MLContext(seed: 1);
+        var rows = fixture.LoadRows(ml);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadRawImageBytes("Image", fixture.Images.Folder, "Path"))
+            .Fit(rows).Transform(rows);
+        var error = Assert.Throws<InvalidDataException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(data));
+        Assert.Contains("Row 4", error.Message);
+    }
+
+    [Fact]
+    public void NaNPixelsNameTheRow()
+    {
+        using var fixture = PromptViTFixture.Create(2);
+        var ml = new MLContext(seed: 1);
+        var pixelRows = Enumerable.Range(0, 4).Select(i => new PixelRow
+        {
+            Pixels = Enumerable.Range(0, 192).Select(p => i == 2 && p == 7 ? float.NaN : (p * 3 + i) % 256f).ToArray(),
+            Label = i % 2 == 0 ? "a" : "b",
+        });
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(pixelRows))
+            .Transform(ml.Data.LoadFromEnumerable(pixelRows));
+        var options = fixture.Options();
+        options.ImageColumnName = "Pixels";
+        options.PixelVectorShape = new MLNet.PromptTuning.Data.PixelShape(3, 8, 8);
+        var error = Assert.Throws<InvalidDataException>(() => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        Assert.Contains("Row 2", error.Message);
+        Assert.Contains("NaN", error.Message);
+    }
+
+    [Fact]
+    public void BadOptionsNameTheOptionTheValueAndTheRange()
+    {
+        var ml = new MLContext(seed: 1);
+        var noBackbone = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options()));
+        Assert.Contains("BackbonePath", noBackbone.Message);
+
+        var epochs = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x", MaxEpoch = 0 }));
+        Assert.Contains("Options.MaxEpoch is 0", epochs.Message);
+        Assert.Contains("[1, 10000]", epochs.Message);
+
+        var method = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x", Method = "lora" }));
+        Assert.Contains("'lora'", method.Message);
+
+        using var fixture = PromptViTFixture.Create(6);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var missingFile = fixture.Options();
+        missingFile.BackbonePath = Path.Combine(fixture.Images.Folder, "nope.safetensors");
+        var fileError = Assert.Throws<FileNotFoundException>(() => ml.MulticlassClassification.Trainers.PromptViT(missingFile).Fit(data));
+        Assert.Contains("nothing is downloaded", fileError.Message);
+
+        var badPrompt = fixture.Options();
+        badPrompt.Vpt.PromptLength = 0;
+        var promptError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(badPrompt).Fit(data));
+        Assert.Contains("PromptLength is 0", promptError.Message);
+    }
+
+    [Fact]
+    public void WithoutResizingTheImageSizeMustDivideByThePatchSize()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var options = fixture.Options(epochs: 1);
+        options.ResizeImages = false;
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        Assert.Contains("9x10 is not divisible by the backbone's patch size 4", error.Message);
+    }
+
+    [Fact]
+    public void WithoutResizingTheBackboneRunsAtTheImagesOwnSize()
+    {
+        using var fixture = PromptViTFixture.Create(6, width: 12, height: 8);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var options = fixture.Options(epochs: 1);
+        options.ResizeImages = false;
+        using var model = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data);
+        Assert.Equal((8, 12), (model.Model.Backbone.Config.ImageHeight, model.Model.Backbone.Config.ImageWidth));
+        Assert.Equal(6, ScoreReading.ReadVectors(model.Transform(data), "Score").Count);
+    }
+}
