@@ -54,6 +54,7 @@ internal static class OursWorker
         }
 
         var after = ProcessMeter.Sample();
+        var (foreignInfer, stealInfer) = ProcessMeter.Share(trainCpu, after);
         var steps = stamps.Zip(stamps.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a, b).TotalMilliseconds).ToArray();
         var (foreignTrain, stealTrain) = ProcessMeter.Share(before, trainCpu);
         var (foreign, steal) = ProcessMeter.Share(before, after);
@@ -73,6 +74,8 @@ internal static class OursWorker
             HwmMb = ProcessMeter.StatusMb("VmHWM"),
             ForeignPctTrain = foreignTrain,
             StealPctTrain = stealTrain,
+            ForeignPctInfer = foreignInfer,
+            StealPctInfer = stealInfer,
             ForeignPct = foreign,
             StealPct = steal,
             TrainWallS = trainWall,

@@ -5,7 +5,7 @@
 //   samples/Benchmarks/bin/Release/net10.0/Benchmarks [compare] [--models ti,small] [--modes linear,vpt,tcpa,full]
 //       [--batch 32] [--threads 2] [--rounds 1] [--retries 2] [--max-foreign 10] [--levers explicit,jemalloc,bf16]
 //       [--soak] [--soak-steps 1000] [--skip-compare] [--allocator glibc|jemalloc] [--python /usr/bin/python3]
-//       [--out results.md] [--raw results.jsonl] [--steps N --warmup W]
+//       [--out results.md] [--raw results.jsonl] [--steps N --warmup W] [--wait-quiet 600]
 //
 // Internal commands (one configuration per process; the compare command spawns them):
 //   worker --model ti|small --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
@@ -45,6 +45,7 @@ try
                 Soak: a.Flag("soak"),
                 SoakSteps: a.Int("soak-steps", 1000),
                 SkipCompare: a.Flag("skip-compare"),
+                WaitQuietSeconds: a.Int("wait-quiet", 0),
                 Python: a.String("python", "/usr/bin/python3"),
                 PeerScript: a.String("peer", Path.Combine(AppContext.BaseDirectory, "peer", "bench_peer.py")),
                 OutPath: a.OptionalString("out"),

@@ -41,6 +41,10 @@ internal sealed class RunResult
 
     public double StealPctTrain { get; set; }
 
+    public double ForeignPctInfer { get; set; }
+
+    public double StealPctInfer { get; set; }
+
     public double ForeignPct { get; set; }
 
     public double StealPct { get; set; }

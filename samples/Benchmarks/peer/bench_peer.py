@@ -331,6 +331,7 @@ def run_train(args):
     after = cpu_sample()
     foreign_train, steal_train = cpu_share(before, train_cpu)
     foreign_all, steal_all = cpu_share(before, after)
+    foreign_infer, steal_infer = cpu_share(train_cpu, after)
     timed = times[args.warmup:]
     result = {
         "side": "peer",
@@ -346,6 +347,8 @@ def run_train(args):
         "hwm_mb": status_mb("VmHWM"),
         "foreign_pct_train": foreign_train,
         "steal_pct_train": steal_train,
+        "foreign_pct_infer": foreign_infer,
+        "steal_pct_infer": steal_infer,
         "foreign_pct": foreign_all,
         "steal_pct": steal_all,
         "train_wall_s": train_wall,
