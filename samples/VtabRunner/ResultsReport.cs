@@ -46,12 +46,12 @@ internal static class ResultsReport
             foreach (var task in inGroup)
             {
                 sb.AppendLine($"| {group} | {task.Display} | " +
-                    string.Join(" | ", methods.Select(m => Cell(Finals(entries, task.Name, m), o.Seeds.Count))) + " |");
+                    string.Join(" | ", methods.Select(m => Cell(Finals(entries, task.Name, m, o), o.Seeds.Count))) + " |");
             }
 
-            var means = methods.Select(m => Mean(inGroup.Select(t => SeedMean(entries, t.Name, m)))).ToArray();
+            var means = methods.Select(m => Mean(inGroup.Select(t => SeedMean(entries, t.Name, m, o)))).ToArray();
             groupMeans[group] = means;
-            int present(string m) => inGroup.Count(t => SeedMean(entries, t.Name, m) is not null);
+            int present(string m) => inGroup.Count(t => SeedMean(entries, t.Name, m, o) is not null);
             sb.AppendLine($"| **{group} mean** | ({inGroup.Count} tasks) | " + string.Join(" | ", methods.Select((m, i) =>
                 means[i] is { } v ? Inv($"**{v * 100:F1}**") + (present(m) < inGroup.Count ? Inv($" ({present(m)}/{inGroup.Count})") : "") : "–")) + " |");
         }
@@ -63,7 +63,7 @@ internal static class ResultsReport
         }
 
         sb.AppendLine($"| **Mean over tasks** | ({tasks.Count} tasks) | " + string.Join(" | ", methods.Select(m =>
-            Mean(tasks.Select(t => SeedMean(entries, t.Name, m))) is { } v ? Inv($"**{v * 100:F1}**") : "–")) + " |");
+            Mean(tasks.Select(t => SeedMean(entries, t.Name, m, o))) is { } v ? Inv($"**{v * 100:F1}**") : "–")) + " |");
         sb.AppendLine();
         sb.AppendLine("A cell shows (k/n) when only k of the n seeds have finished; \"–\" means no final run yet. " +
             "Chosen learning rates and weight decays, the search results and every per-seed value are in results.csv.");
@@ -78,7 +78,7 @@ internal static class ResultsReport
         {
             foreach (var method in o.Methods.Select(m => m.Label))
             {
-                var finals = Finals(entries, task.Name, method);
+                var finals = Finals(entries, task.Name, method, o);
                 var search = entries.Where(e => e.Kind == "search" && e.Task == task.Name && e.Method == method)
                     .Select(e => Inv($"lr={e.Lr:G}/wd={e.Wd:G}={e.Accuracy * 100:F2}"));
                 var values = finals.Select(f => f.Accuracy * 100).ToArray();
@@ -111,13 +111,13 @@ internal static class ResultsReport
             .ToList();
     }
 
-    private static List<JournalEntry> Finals(IReadOnlyList<JournalEntry> entries, string task, string method) =>
-        entries.Where(e => e.Kind == "final" && e.Task == task && e.Method == method)
+    private static List<JournalEntry> Finals(IReadOnlyList<JournalEntry> entries, string task, string method, RunnerOptions o) =>
+        entries.Where(e => e.Kind == "final" && e.Task == task && e.Method == method && o.Seeds.Contains(e.Seed))
             .GroupBy(e => e.Seed).Select(g => g.Last()).OrderBy(e => e.Seed).ToList();
 
-    private static double? SeedMean(IReadOnlyList<JournalEntry> entries, string task, string method)
+    private static double? SeedMean(IReadOnlyList<JournalEntry> entries, string task, string method, RunnerOptions o)
     {
-        var finals = Finals(entries, task, method);
+        var finals = Finals(entries, task, method, o);
         return finals.Count == 0 ? null : finals.Average(f => f.Accuracy);
     }
 

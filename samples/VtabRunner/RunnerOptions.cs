@@ -118,6 +118,9 @@ internal sealed record RunnerOptions
             ["precision"] = Precision.ToString(),
             ["max_train"] = MaxTrain.ToString(CultureInfo.InvariantCulture),
             ["max_test"] = MaxTest.ToString(CultureInfo.InvariantCulture),
+            // A different grid could change the chosen point after final runs were recorded with the old one.
+            ["lr_grid"] = string.Join("/", LearningRates.Order().Select(F)),
+            ["wd_grid"] = string.Join("/", WeightDecays.Order().Select(F)),
         };
     }
 
