@@ -79,6 +79,9 @@ internal sealed class Orchestrator
                 "--probes", probes };
             soak.Add(Measure("soak ours glibc", () => Ours("soak", soakArgs.Append("--variant").Append("glibc").ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
+            soak.Add(Measure("soak ours glibc+trim", () => Ours("soak",
+                soakArgs.Concat(new[] { "--variant", "glibc+malloc_trim/10", "--trim-every", "10" }).ToArray()),
+                r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak ours jemalloc", () => Ours(JemallocEnv(), "soak",
                 soakArgs.Append("--variant").Append("jemalloc").ToArray()), r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak peer", () => Peer("soak", soakArgs), r => r.ForeignPct, r => r.StealPct));
@@ -381,7 +384,8 @@ internal sealed class Orchestrator
                 var rss = r.RssMb ?? new Dictionary<string, double>();
                 double a = rss.GetValueOrDefault("50", double.NaN);
                 double b = rss.GetValueOrDefault(Inv(_s.SoakSteps), double.NaN);
-                sb.AppendLine(Inv($"| {r.Side} | {r.Allocator} | {a:F0} MB | {b:F0} MB | **{b / a:F3}** | {r.HwmMb:F0} MB | {r.MsPerStep:F0} | {r.ForeignPct:F1}% |"));
+                var allocator = r.Side == "ours" && r.Variant is { } v && v.Contains("trim", StringComparison.Ordinal) ? v : r.Allocator;
+                sb.AppendLine(Inv($"| {r.Side} | {allocator} | {a:F0} MB | {b:F0} MB | **{b / a:F3}** | {r.HwmMb:F0} MB | {r.MsPerStep:F0} | {r.ForeignPct:F1}% |"));
             }
         }
 

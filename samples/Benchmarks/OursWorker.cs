@@ -103,6 +103,11 @@ internal static class OursWorker
                 return;
             }
 
+            if (s.TrimEvery > 0 && p.Step % s.TrimEvery == 0)
+            {
+                GlibcMalloc.Trim();
+            }
+
             if (probes.Contains((int)p.Step))
             {
                 rss[p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture)] = ProcessMeter.StatusMb("VmRSS");
@@ -252,4 +257,23 @@ internal static class OursWorker
 /// <summary>What one worker run measures.</summary>
 internal sealed record WorkerSettings(
     string Model, string Mode, int Batch, int Threads, int Warmup, int Steps, int InferWarmup, int InferSteps, int Seed,
-    TrainingPrecision Precision, bool ExplicitAttention, string Variant);
+    TrainingPrecision Precision, bool ExplicitAttention, string Variant, int TrimEvery = 0);
+
+/// <summary>glibc's <c>malloc_trim</c>: returns free heap pages of every arena to the system.</summary>
+internal static class GlibcMalloc
+{
+    public static void Trim()
+    {
+        try
+        {
+            malloc_trim(0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (musl, macOS, Windows): nothing to trim.
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int malloc_trim(nuint pad);
+}
