@@ -242,13 +242,16 @@ internal sealed class ProtocolRunner : IDisposable
         }
         else
         {
-            using var checkpoint = BackboneCheckpoint.Read(_o.BackbonePath);
-            config = checkpoint.Metadata.TryGetValue("vit_config", out var json)
-                ? JsonSerializer.Deserialize<VitConfig>(json)
-                  ?? throw new InvalidDataException($"'{_o.BackbonePath}' has an empty vit_config.")
-                : throw new ArgumentException(
-                    $"'{_o.BackbonePath}' does not record its architecture (no vit_config metadata); pass --variant " +
-                    "tiny|small|base|large with --patch and --image-size.");
+            try
+            {
+                config = BackboneCheckpoint.ReadConfig(_o.BackbonePath);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ArgumentException(
+                    $"'{_o.BackbonePath}' does not record its architecture; pass --variant tiny|small|base|large with " +
+                    $"--patch and --image-size. ({e.Message})", e);
+            }
         }
 
         int size = config.ImageHeight;
