@@ -8,9 +8,9 @@ public sealed class QuickStartSettings
     private const string Usage = """
         Usage: dotnet run --project samples/QuickStart -- [options]
           --method M        vpt (default), tcpa, cvpt, lspt, sep, linear or full
-          --epochs N        training epochs (default 10)
+          --epochs N        training epochs (default 15)
           --batch-size N    images per step (default 32)
-          --lr X            learning rate (default: 0.01 for the linear probe, 0.005 for full fine-tuning, else 0.02)
+          --lr X            learning rate (default: 0.0005 for full fine-tuning, else 0.005)
           --device D        auto (default), cpu, cuda or cuda:N
           --data DIR        image folder: DIR/train/<class>/*, DIR/test/<class>/*, or DIR/<class>/* (split 80/20)
           --backbone FILE   backbone weights (safetensors written by this library; others need code, see README)
@@ -19,7 +19,7 @@ public sealed class QuickStartSettings
 
     public string Method { get; private set; } = "vpt";
 
-    public int Epochs { get; private set; } = 10;
+    public int Epochs { get; private set; } = 15;
 
     public int BatchSize { get; private set; } = 32;
 
@@ -33,13 +33,11 @@ public sealed class QuickStartSettings
 
     public string OutputFolder { get; private set; } = "output";
 
-    /// <summary>The learning rate for <paramref name="method"/>: the override, or a default that suits it.</summary>
-    public float LearningRate(string method) => LearningRateOverride ?? method switch
-    {
-        "linear" => 0.01f,
-        "full" => 0.005f,
-        _ => 0.02f,
-    };
+    /// <summary>
+    /// The learning rate for <paramref name="method"/>: the override, or the rate samples/CompareMethods uses on the
+    /// same data (full fine-tuning needs a tenth of the prompt methods' rate).
+    /// </summary>
+    public float LearningRate(string method) => LearningRateOverride ?? (method == "full" ? 0.0005f : 0.005f);
 
     /// <summary>Parses the arguments; prints usage and returns null on --help or a mistake.</summary>
     public static QuickStartSettings? Parse(string[] args)

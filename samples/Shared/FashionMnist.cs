@@ -45,6 +45,51 @@ public static class FashionMnist
         return (pixelFile.AsSpan(16, count * Side * Side).ToArray(), labelFile.AsSpan(8, count).ToArray());
     }
 
+    /// <summary>
+    /// Takes the first <paramref name="perClass"/> images of each class in <paramref name="classes"/>, in file order
+    /// (0 takes them all), and relabels them 0..classes.Count-1 in the order given.
+    /// </summary>
+    /// <returns>Pixels (N·784 bytes), new labels, and each image's index in the split.</returns>
+    public static (byte[] Pixels, long[] Labels, int[] Indices) Select(
+        byte[] pixels, byte[] labels, IReadOnlyList<int> classes, int perClass = 0)
+    {
+        var taken = new int[10];
+        var indices = new List<int>();
+        for (int i = 0; i < labels.Length; i++)
+        {
+            int position = IndexOf(classes, labels[i]);
+            if (position >= 0 && (perClass <= 0 || taken[labels[i]] < perClass))
+            {
+                taken[labels[i]]++;
+                indices.Add(i);
+            }
+        }
+
+        const int ImageBytes = Side * Side;
+        var selected = new byte[indices.Count * ImageBytes];
+        var newLabels = new long[indices.Count];
+        for (int j = 0; j < indices.Count; j++)
+        {
+            Array.Copy(pixels, (long)indices[j] * ImageBytes, selected, (long)j * ImageBytes, ImageBytes);
+            newLabels[j] = IndexOf(classes, labels[indices[j]]);
+        }
+
+        return (selected, newLabels, indices.ToArray());
+    }
+
+    private static int IndexOf(IReadOnlyList<int> classes, int label)
+    {
+        for (int k = 0; k < classes.Count; k++)
+        {
+            if (classes[k] == label)
+            {
+                return k;
+            }
+        }
+
+        return -1;
+    }
+
     private static byte[] ReadGzip(string path)
     {
         using var file = File.OpenRead(path);

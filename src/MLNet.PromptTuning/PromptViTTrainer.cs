@@ -173,10 +173,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                 $"Options.BackbonePath '{path}' does not exist. Give a local safetensors or .npz file; nothing is downloaded.", path);
         }
 
-        var config = _options.BackboneConfig ?? StoredBackboneConfig.TryRead(path)
-            ?? throw new ArgumentException(
-                $"'{path}' does not record its architecture (it was not written by this library); set Options.BackboneConfig, " +
-                "for example VitVariants.Base().", nameof(_options.BackboneConfig));
+        var config = _options.BackboneConfig ?? ReadStoredConfig(path);
         var backbone = new VisionTransformer(config);
         try
         {
@@ -226,6 +223,20 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         }
 
         return (resized, true);
+    }
+
+    private static VitConfig ReadStoredConfig(string path)
+    {
+        try
+        {
+            return BackboneCheckpoint.ReadConfig(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException(
+                $"'{path}' does not record its architecture; set Options.BackboneConfig (for example VitVariants.Base()). " +
+                e.Message, nameof(Options.BackboneConfig), e);
+        }
     }
 
     private ImageTensorDataset BuildDataset(LabeledImages images, int[] rows, VitConfig config)

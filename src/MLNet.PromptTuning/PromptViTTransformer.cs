@@ -145,7 +145,7 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
                 BackboneFingerprint = _backboneFingerprint,
             };
             File.WriteAllText(Path.Combine(staging, AdapterManifestFile), JsonSerializer.Serialize(manifest, ModelJson.Options));
-            SafeTensorsWriter.Write(Path.Combine(staging, AdapterWeightsFile), TrainableTensors(includeBackbone: true),
+            SafeTensorsWriter.Write(Path.Combine(staging, AdapterWeightsFile), TrainableTensors(includeBackbone: Model.Method.TrainsBackbone),
                 new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "MLNet.PromptTuning" });
             if (Directory.Exists(target))
             {

@@ -190,13 +190,13 @@ public sealed class VisionTransformer : nn.Module
     private void InitializeWeights()
     {
         using var noGrad = torch.no_grad();
-        nn.init.trunc_normal_(_positionEmbedding, std: 0.02);
+        TruncatedNormal.Fill(_positionEmbedding, std: 0.02);
         nn.init.normal_(_classToken, std: 1e-6);
         foreach (var (_, module) in named_modules())
         {
             if (module is Linear linear)
             {
-                nn.init.trunc_normal_(linear.weight!, std: 0.02);
+                TruncatedNormal.Fill(linear.weight!, std: 0.02);
                 if (linear.bias is not null)
                 {
                     nn.init.zeros_(linear.bias);

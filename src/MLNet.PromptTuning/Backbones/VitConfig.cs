@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using MLNet.PromptTuning.Data;
 
 namespace MLNet.PromptTuning.Backbones;
@@ -55,21 +56,27 @@ public sealed record VitConfig
     public ImagePreprocessing Preprocessing { get; init; } = ImagePreprocessing.ImageNet();
 
     /// <summary>Patch grid height.</summary>
+    [JsonIgnore]
     public int GridHeight => ImageHeight / PatchSize;
 
     /// <summary>Patch grid width.</summary>
+    [JsonIgnore]
     public int GridWidth => ImageWidth / PatchSize;
 
     /// <summary>Number of patch tokens N.</summary>
+    [JsonIgnore]
     public int NumPatches => GridHeight * GridWidth;
 
     /// <summary>Number of prefix tokens before the patches (the class token).</summary>
+    [JsonIgnore]
     public int NumPrefixTokens => 1;
 
     /// <summary>Width of one attention head.</summary>
+    [JsonIgnore]
     public int HeadDim => EmbedDim / NumHeads;
 
     /// <summary>Hidden width of the MLP.</summary>
+    [JsonIgnore]
     public int MlpHiddenDim => (int)(EmbedDim * MlpRatio);
 
     /// <summary>Returns this configuration for another input size (the position embedding is resampled on load).</summary>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MLNet.PromptTuning.Backbones;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -161,6 +160,62 @@ public sealed class BackboneCheckpoint : IDisposable
         return new BackboneCheckpoint(path, detected, tensors, head, mapped.Ignored.ToArray(), metadata);
     }
 
+    /// <summary>
+    /// Reads the architecture (including the preprocessing) that <see cref="Save"/> stores in a safetensors file's
+    /// <c>vit_config</c> metadata, from the header only (no tensor is read).
+    /// </summary>
+    /// <param name="path">A <c>.safetensors</c> file written by <see cref="Save"/>.</param>
+    /// <returns>The validated configuration.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not safetensors, has no <c>vit_config</c> metadata (files
+    /// from other tools: build the <see cref="VitConfig"/> yourself, for example with <see cref="VitVariants"/>), or
+    /// the stored configuration is malformed or invalid.</exception>
+    public static VitConfig ReadConfig(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (CheckpointFileSniffer.Sniff(path) != CheckpointFileKind.SafeTensors &&
+            !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException(
+                $"'{path}' is not a safetensors file; only safetensors files written by BackboneCheckpoint.Save carry " +
+                "their ViT configuration. Build the VitConfig yourself (for example with VitVariants) and call Load.");
+        }
+
+        using var reader = SafeTensorsReader.Open(path);
+        if (!reader.Metadata.TryGetValue(VitConfigJson.MetadataKey, out var json))
+        {
+            throw new InvalidDataException(
+                $"'{path}' has no '{VitConfigJson.MetadataKey}' metadata, so its architecture is unknown (it was not " +
+                "written by BackboneCheckpoint.Save). Build the VitConfig yourself (for example with VitVariants) and call Load.");
+        }
+
+        return VitConfigJson.Deserialize(json, path);
+    }
+
+    /// <summary>
+    /// Creates a backbone with the architecture stored in the file (<see cref="ReadConfig"/>) and loads its weights:
+    /// opens a backbone written by <see cref="Save"/> without knowing its architecture.
+    /// </summary>
+    /// <param name="path">A <c>.safetensors</c> file written by <see cref="Save"/>.</param>
+    /// <returns>The loaded backbone; the caller owns it.</returns>
+    /// <exception cref="InvalidDataException">See <see cref="ReadConfig"/>.</exception>
+    /// <exception cref="CheckpointMismatchException">The tensors do not match the stored configuration.</exception>
+    public static VisionTransformer LoadBackbone(string path)
+    {
+        var config = ReadConfig(path);
+        var backbone = new VisionTransformer(config);
+        try
+        {
+            Load(backbone, path, CheckpointFormat.Timm);
+            return backbone;
+        }
+        catch
+        {
+            backbone.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Reads a checkpoint and loads it into <paramref name="backbone"/>; see <see cref="LoadInto"/>.</summary>
     /// <param name="backbone">The backbone to fill.</param>
     /// <param name="path">A <c>.safetensors</c> or <c>.npz</c> file.</param>
@@ -192,7 +247,9 @@ public sealed class BackboneCheckpoint : IDisposable
 
     /// <summary>
     /// Saves a backbone as a timm-named float32 safetensors file (written to a temporary file, then moved), which timm,
-    /// Hugging Face's safetensors and <see cref="Read"/> load. Metadata records <c>format: pt</c> and the configuration.
+    /// Hugging Face's safetensors and <see cref="Read"/> load. Metadata records <c>format: pt</c>, the architecture
+    /// name and the whole configuration as JSON (<c>vit_config</c>), which <see cref="ReadConfig"/> and
+    /// <see cref="LoadBackbone"/> read back.
     /// </summary>
     /// <param name="backbone">The backbone to save.</param>
     /// <param name="path">Destination; replaced if it exists.</param>
@@ -223,7 +280,7 @@ public sealed class BackboneCheckpoint : IDisposable
         {
             ["format"] = "pt",
             ["architecture"] = backbone.Config.Name,
-            ["vit_config"] = JsonSerializer.Serialize(backbone.Config),
+            [VitConfigJson.MetadataKey] = VitConfigJson.Serialize(backbone.Config),
         };
         foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
         {

@@ -53,31 +53,16 @@ internal static class PixelConversion
 
     /// <summary>Copies planar bytes, replicating a gray plane to RGB or reducing RGB planes to luma when needed.</summary>
     public static void ConvertPlanes(ReadOnlySpan<byte> source, int sourceChannels, int pixelCount,
-        int channels, Span<byte> destination)
-    {
-        if (sourceChannels == channels)
-        {
-            source.Slice(0, channels * pixelCount).CopyTo(destination);
-        }
-        else if (sourceChannels == 1)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                source.Slice(0, pixelCount).CopyTo(destination.Slice(c * pixelCount, pixelCount));
-            }
-        }
-        else
-        {
-            for (int i = 0; i < pixelCount; i++)
-            {
-                destination[i] = Luma(source[i], source[pixelCount + i], source[2 * pixelCount + i]);
-            }
-        }
-    }
+        int channels, Span<byte> destination) =>
+        ConvertPlanes(source, sourceChannels, pixelCount, channels, destination, Luma);
 
     /// <summary>Float counterpart of <see cref="ConvertPlanes(ReadOnlySpan{byte}, int, int, int, Span{byte})"/>.</summary>
     public static void ConvertPlanes(ReadOnlySpan<float> source, int sourceChannels, int pixelCount,
-        int channels, Span<float> destination)
+        int channels, Span<float> destination) =>
+        ConvertPlanes(source, sourceChannels, pixelCount, channels, destination, Luma);
+
+    private static void ConvertPlanes<T>(ReadOnlySpan<T> source, int sourceChannels, int pixelCount,
+        int channels, Span<T> destination, Func<T, T, T, T> luma)
     {
         if (sourceChannels == channels)
         {
@@ -94,7 +79,7 @@ internal static class PixelConversion
         {
             for (int i = 0; i < pixelCount; i++)
             {
-                destination[i] = Luma(source[i], source[pixelCount + i], source[2 * pixelCount + i]);
+                destination[i] = luma(source[i], source[pixelCount + i], source[2 * pixelCount + i]);
             }
         }
     }

@@ -129,73 +129,84 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
     }
 }
 
-/// <summary>Reads channel-planar byte pixel vectors.</summary>
-internal sealed class BytePixelsRowReader : ImageRowReader
+/// <summary>Reads channel-planar pixel vectors of <typeparamref name="T"/> and converts their channel count.</summary>
+internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
+    where T : unmanaged
 {
-    private readonly ValueGetter<VBuffer<byte>> _getter;
-    private readonly PixelShape _shape;
-    private readonly byte[] _source;
-    private VBuffer<byte> _buffer;
+    private readonly ValueGetter<VBuffer<T>> _getter;
+    private readonly T[] _source;
+    private VBuffer<T> _buffer;
 
+    private protected PlanarPixelsRowReader(ImageColumn column, DataViewRow row)
+        : base(column, row)
+    {
+        _getter = row.GetGetter<VBuffer<T>>(column.Column);
+        Shape = column.PixelShape!.Value;
+        _source = new T[Shape.Size];
+    }
+
+    private protected PixelShape Shape { get; }
+
+    public override torch.Tensor Read()
+    {
+        _getter(ref _buffer);
+        if (_buffer.Length != _source.Length)
+        {
+            throw RowError($"has {_buffer.Length} values; expected {_source.Length} ({Shape}).");
+        }
+
+        _buffer.CopyTo(_source);
+        Check(_source);
+        int pixelCount = Shape.Height * Shape.Width;
+        var planar = new T[Channels * pixelCount];
+        ConvertPlanes(_source, pixelCount, planar);
+        return ToTensor(planar, new long[] { Channels, Shape.Height, Shape.Width });
+    }
+
+    /// <summary>Throws a row error when the values cannot be pixels.</summary>
+    private protected virtual void Check(T[] values)
+    {
+    }
+
+    private protected abstract void ConvertPlanes(T[] source, int pixelCount, T[] destination);
+
+    private protected abstract torch.Tensor ToTensor(T[] planar, long[] shape);
+}
+
+/// <summary>Reads channel-planar byte pixel vectors.</summary>
+internal sealed class BytePixelsRowReader : PlanarPixelsRowReader<byte>
+{
     public BytePixelsRowReader(ImageColumn column, DataViewRow row)
         : base(column, row)
     {
-        _getter = row.GetGetter<VBuffer<byte>>(column.Column);
-        _shape = column.PixelShape!.Value;
-        _source = new byte[_shape.Size];
     }
 
-    public override torch.Tensor Read()
-    {
-        _getter(ref _buffer);
-        if (_buffer.Length != _source.Length)
-        {
-            throw RowError($"has {_buffer.Length} values; expected {_source.Length} ({_shape}).");
-        }
+    private protected override void ConvertPlanes(byte[] source, int pixelCount, byte[] destination) =>
+        PixelConversion.ConvertPlanes(source, Shape.Channels, pixelCount, Channels, destination);
 
-        _buffer.CopyTo(_source);
-        int pixelCount = _shape.Height * _shape.Width;
-        var planar = new byte[Channels * pixelCount];
-        PixelConversion.ConvertPlanes(_source, _shape.Channels, pixelCount, Channels, planar);
-        return torch.tensor(planar, new long[] { Channels, _shape.Height, _shape.Width });
-    }
+    private protected override torch.Tensor ToTensor(byte[] planar, long[] shape) => torch.tensor(planar, shape);
 }
 
 /// <summary>Reads channel-planar float pixel vectors, rejecting NaN and infinite values.</summary>
-internal sealed class SinglePixelsRowReader : ImageRowReader
+internal sealed class SinglePixelsRowReader : PlanarPixelsRowReader<float>
 {
-    private readonly ValueGetter<VBuffer<float>> _getter;
-    private readonly PixelShape _shape;
-    private readonly float[] _source;
-    private VBuffer<float> _buffer;
-
     public SinglePixelsRowReader(ImageColumn column, DataViewRow row)
         : base(column, row)
     {
-        _getter = row.GetGetter<VBuffer<float>>(column.Column);
-        _shape = column.PixelShape!.Value;
-        _source = new float[_shape.Size];
     }
 
-    public override torch.Tensor Read()
+    private protected override void Check(float[] values)
     {
-        _getter(ref _buffer);
-        if (_buffer.Length != _source.Length)
-        {
-            throw RowError($"has {_buffer.Length} values; expected {_source.Length} ({_shape}).");
-        }
-
-        _buffer.CopyTo(_source);
-        int bad = PixelConversion.IndexOfNonFinite(_source);
+        int bad = PixelConversion.IndexOfNonFinite(values);
         if (bad >= 0)
         {
-            throw RowError($"holds a non-finite pixel value ({_source[bad].ToString(CultureInfo.InvariantCulture)}) at index {bad}; " +
+            throw RowError($"holds a non-finite pixel value ({values[bad].ToString(CultureInfo.InvariantCulture)}) at index {bad}; " +
                            "pixels must be finite numbers.");
         }
-
-        int pixelCount = _shape.Height * _shape.Width;
-        var planar = new float[Channels * pixelCount];
-        PixelConversion.ConvertPlanes(_source, _shape.Channels, pixelCount, Channels, planar);
-        return torch.tensor(planar, new long[] { Channels, _shape.Height, _shape.Width });
     }
+
+    private protected override void ConvertPlanes(float[] source, int pixelCount, float[] destination) =>
+        PixelConversion.ConvertPlanes(source, Shape.Channels, pixelCount, Channels, destination);
+
+    private protected override torch.Tensor ToTensor(float[] planar, long[] shape) => torch.tensor(planar, shape);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Prompting;
 
 namespace MLNet.PromptTuning.Persistence;
@@ -15,11 +16,10 @@ internal static class ModelJson
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static string SerializeConfig(VitConfig config) => JsonSerializer.Serialize(config, Options);
+    /// <summary>The backbone architecture as JSON, in the same form safetensors metadata uses.</summary>
+    public static string SerializeConfig(VitConfig config) => VitConfigJson.Serialize(config);
 
-    public static VitConfig DeserializeConfig(string json) =>
-        JsonSerializer.Deserialize<VitConfig>(json, Options)
-        ?? throw new InvalidDataException("The stored backbone configuration is empty.");
+    public static VitConfig DeserializeConfig(string json) => VitConfigJson.Deserialize(json, "the model file");
 
     public static string SerializeMethodOptions(PromptMethodOptions options) =>
         JsonSerializer.Serialize(options, options.GetType(), Options);

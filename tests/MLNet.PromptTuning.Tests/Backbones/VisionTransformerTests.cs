@@ -45,6 +45,25 @@ public sealed class VisionTransformerTests
     }
 
     [Fact]
+    public void RandomInitialisationIsTimmsAndFinite()
+    {
+        torch.manual_seed(0);
+        using var backbone = new VisionTransformer(VitVariants.Tiny());
+        var state = backbone.state_dict();
+        Assert.All(state, kv => Assert.True(torch.isfinite(kv.Value).all().item<bool>(), kv.Key));
+        foreach (var key in new[] { "pos_embed", "blocks.0.attn.qkv.weight", "blocks.11.mlp.fc2.weight" })
+        {
+            float std = state[key].std().item<float>();
+            Assert.InRange(std, 0.019f, 0.021f);
+        }
+
+        Assert.Equal(0f, state["blocks.0.attn.qkv.bias"].abs().max().item<float>());
+        using var images = torch.randn(2, 3, 224, 224);
+        using var features = backbone.ForwardFeatures(images);
+        Assert.True(torch.isfinite(features).all().item<bool>());
+    }
+
+    [Fact]
     public void LayerNormEpsilonIsTimms()
     {
         using var backbone = TinyModels.Backbone(depth: 1);

@@ -142,6 +142,13 @@ public sealed class PromptViTTrainerTests
             Directory.GetFiles(adapter).Select(Path.GetFileName).OrderBy(n => n));
         Assert.Empty(Directory.GetDirectories(fixture.Images.Folder, ".adapter*"));
         Assert.Throws<IOException>(() => model.SaveAdapter(adapter));
+        using (var weights = MLNet.PromptTuning.Checkpoints.SafeTensorsReader.Open(Path.Combine(adapter, "adapter_model.safetensors")))
+        {
+            // Only what training produced: the prompts and the head, never the frozen backbone.
+            Assert.All(weights.Tensors, t => Assert.True(t.Name.StartsWith("prompt.") || t.Name.StartsWith("head."), t.Name));
+            Assert.Equal(model.Model.CountTrainableParameters(), weights.Tensors.Sum(t => t.ElementCount));
+        }
+
 
         using (var loaded = PromptViTTransformer.LoadAdapter(new MLContext(seed: 5), adapter, fixture.BackbonePath))
         {

@@ -1,0 +1,137 @@
+// Do the methods learn? Trains every built-in method on real downstream data, Fashion-MNIST classes 5-9 (Sandal,
+// Shirt, Sneaker, Bag, Ankle boot) from Debian's dataset-fashion-mnist package, on top of the embedded backbone
+// (samples/Assets/backbone, pretrained on classes 0-4 only), with the same budget for every method and three seeds,
+// and writes a Markdown table of test accuracy (mean ± std), trainable parameters and train time per run.
+//
+//   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
+//       [--methods linear,vpt-deep,...] [--out compare-methods.md]
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Data;
+using MLNet.PromptTuning.Modeling;
+using MLNet.PromptTuning.Samples;
+using MLNet.PromptTuning.Samples.CompareMethods;
+using MLNet.PromptTuning.Training;
+using TorchSharp;
+
+var a = new SampleArguments(args);
+string root = RepoPaths.FindRoot();
+string backbonePath = a.String("--backbone", RepoPaths.BackboneFile(root));
+string dataDirectory = a.String("--data", FashionMnist.DebianDirectory);
+int perClass = a.Int("--train-per-class", 300);
+int testPerClass = a.Int("--test-per-class", 0);
+int epochs = a.Int("--epochs", 15);
+int batchSize = a.Int("--batch", 32);
+int seedCount = a.Int("--seeds", 3);
+int threads = a.Int("--threads", 2);
+double promptLr = a.Double("--lr", 5e-3);
+double fullLr = a.Double("--full-lr", 5e-4);
+string outputPath = a.String("--out", "compare-methods.md");
+// Diagnostic only: "zero" replaces the library's VPT-style head initialisation (std sqrt(2/C), bias -4.6) by zeros.
+string headInit = a.String("--head-init", "library");
+var selected = a.String("--methods", "all");
+string commandLine = "dotnet run -c Release --project samples/CompareMethods" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+
+int[] classes = { 5, 6, 7, 8, 9 };
+var methods = MethodCatalog.All(promptLr, fullLr, epochs)
+    .Where(m => selected == "all" ? !m.Diagnostic : selected.Split(',').Contains(m.Key))
+    .ToList();
+if (methods.Count == 0)
+{
+    Console.Error.WriteLine($"No method matches '{selected}'; known: {string.Join(", ", MethodCatalog.All(promptLr, fullLr, epochs).Select(m => m.Key))}.");
+    return 2;
+}
+
+var wall = Stopwatch.StartNew();
+string loadBefore = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+var (trainPixels, trainLabels) = FashionMnist.Load("train", dataDirectory);
+var (testPixels, testLabels) = FashionMnist.Load("t10k", dataDirectory);
+var train = FashionMnist.Select(trainPixels, trainLabels, classes, perClass);
+var test = FashionMnist.Select(testPixels, testLabels, classes, testPerClass);
+using var trainSet = ImageTensorDataset.FromPixels(train.Pixels, train.Labels, 1, FashionMnist.Side, FashionMnist.Side);
+using var testSet = ImageTensorDataset.FromPixels(test.Pixels, test.Labels, 1, FashionMnist.Side, FashionMnist.Side);
+using var backbone = BackboneCheckpoint.LoadBackbone(backbonePath);
+Console.WriteLine(Inv($"Backbone {backbone.Config.Name} from {backbonePath}; train {trainSet.Count} images ") +
+                  Inv($"({perClass} per class, first in file order), test {testSet.Count} (t10k images of classes 5-9)."));
+
+// Untimed warm-up (JIT compilation, libtorch's thread pool), so the first timed run is not slower than the rest.
+using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].CreateOptions(), classes.Length))
+{
+    new ClassifierTrainer(new TrainingOptions { Epochs = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0 })
+        .Train(warmupModel, trainSet);
+}
+
+var runs = new List<RunResult>();
+foreach (var method in methods)
+{
+    for (int seed = 1; seed <= seedCount; seed++)
+    {
+        torch.manual_seed(seed);
+        using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length);
+        if (headInit == "zero")
+        {
+            ZeroHead(model);
+        }
+        long trainable = model.CountTrainableParameters();
+        var options = new TrainingOptions
+        {
+            Optimizer = OptimizerKind.AdamW,
+            LearningRate = method.LearningRate,
+            WeightDecay = 0.01,
+            Epochs = epochs,
+            BatchSize = batchSize,
+            WarmupEpochs = 2,
+            Schedule = LearningRateSchedule.Cosine,
+            Seed = seed,
+            NumberOfThreads = threads,
+            Device = "cpu",
+            LogEveryNSteps = 0,
+        };
+        var clock = Stopwatch.StartNew();
+        var result = new ClassifierTrainer(options).Train(model, trainSet);
+        var trainTime = clock.Elapsed;
+        double accuracy = new ClassifierPredictor(model, "cpu", batchSize: 500).Accuracy(testSet);
+        var last = result.History[^1];
+        var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
+        runs.Add(run);
+        Console.WriteLine(Inv($"{method.Display,-22} seed {seed}: test {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
+                          Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, {trainTime.TotalSeconds:F1} s"));
+    }
+}
+
+string loadAfter = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+var report = Report.Render(runs, methods, new ReportContext(
+    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, seedCount, threads,
+    Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit));
+File.WriteAllText(outputPath, report);
+Console.WriteLine();
+Console.WriteLine(report);
+Console.WriteLine($"Written to {Path.GetFullPath(outputPath)} in {wall.Elapsed:hh\\:mm\\:ss}.");
+return 0;
+
+static void ZeroHead(PromptedVisionTransformer model)
+{
+    using var noGrad = torch.no_grad();
+    foreach (var (name, parameter) in model.named_parameters())
+    {
+        if (name is "head.weight" or "head.bias")
+        {
+            parameter.zero_();
+        }
+    }
+}
+
+static string Machine()
+{
+    string cpu = File.Exists("/proc/cpuinfo")
+        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+        : "unknown CPU";
+    return Inv($"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, ") +
+           Inv($"TorchSharp {typeof(torch).Assembly.GetName().Version} (CPU libtorch)");
+}
+
+static string Inv(FormattableString text) => FormattableString.Invariant(text);

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text;
+using MLNet.PromptTuning.Backbones;
+
+namespace MLNet.PromptTuning.Samples.CompareMethods;
+
+/// <summary>One training run.</summary>
+internal sealed record RunResult(
+    MethodSpec Method, int Seed, long TrainableParameters, double TestAccuracy, TimeSpan TrainTime, double FinalTrainLoss,
+    double FinalTrainAccuracy);
+
+/// <summary>What the report states about the setup.</summary>
+internal sealed record ReportContext(
+    VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
+    int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
+    string HeadInit);
+
+/// <summary>Renders the Markdown results.</summary>
+internal static class Report
+{
+    public static string Render(IReadOnlyList<RunResult> runs, IReadOnlyList<MethodSpec> methods, ReportContext c)
+    {
+        var b = new StringBuilder();
+        var linearRuns = runs.Where(r => r.Method.Key == "linear").ToList();
+        double? linear = linearRuns.Count > 0 ? linearRuns.Average(r => r.TestAccuracy) : null;
+        b.AppendLine(Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), {c.TestImages} test images; "));
+        b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch {c.BatchSize}, AdamW, "));
+        b.AppendLine(Inv($"weight decay 0.01, 2 warmup epochs then cosine per step, no augmentation, float32 on CPU with {c.Threads} threads; "));
+        b.AppendLine(Inv($"last-epoch weights scored on the test set; seeds 1–{c.Seeds}") +
+                     (c.HeadInit == "zero" ? "; **diagnostic: head initialised to zeros** instead of the library's initialisation." : "."));
+        b.AppendLine();
+        b.AppendLine("| method | trainable params | lr | test accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |");
+        b.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|");
+        foreach (var m in methods)
+        {
+            var rs = runs.Where(r => r.Method.Key == m.Key).OrderBy(r => r.Seed).ToList();
+            if (rs.Count == 0)
+            {
+                continue;
+            }
+
+            var accuracies = rs.Select(r => r.TestAccuracy * 100).ToArray();
+            double mean = accuracies.Average();
+            double std = accuracies.Length > 1
+                ? Math.Sqrt(accuracies.Sum(x => (x - mean) * (x - mean)) / (accuracies.Length - 1))
+                : 0;
+            string delta = linear is { } lin ? Inv($"{mean - lin * 100:+0.00;-0.00;0.00} pt") : "n/a";
+            b.AppendLine(Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {mean:F2} ± {std:F2} % | ") +
+                         string.Join(", ", accuracies.Select(x => x.ToString("F2", CultureInfo.InvariantCulture))) +
+                         Inv($" | {delta} | {Median(rs.Select(r => r.TrainTime.TotalSeconds)):F1} s | ") +
+                         Inv($"{rs.Average(r => r.FinalTrainLoss):F3} / {rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));
+        }
+
+        b.AppendLine();
+        b.AppendLine("Method settings:");
+        b.AppendLine();
+        foreach (var m in methods)
+        {
+            b.AppendLine($"- {m.Display}: {m.Settings}.");
+        }
+
+        b.AppendLine();
+        b.AppendLine(Inv($"Std is the sample standard deviation over {c.Seeds} seeds. Train time is the median over seeds of the wall time of "));
+        b.AppendLine("`ClassifierTrainer.Train` alone (scoring excluded; the median discounts a run slowed by other jobs on the shared");
+        b.AppendLine("machine); the final train loss and accuracy are the last epoch's, measured on the training batches while");
+        b.AppendLine("the weights changed (with prompt dropout where the method has it).");
+        b.AppendLine();
+        b.AppendLine($"Machine: {c.Machine}. Load average before / after: `{c.LoadBefore}` / `{c.LoadAfter}`.");
+        b.AppendLine(Inv($"Whole run: {c.Wall:h\\:mm\\:ss}."));
+        b.AppendLine();
+        b.AppendLine("```bash");
+        b.AppendLine(c.CommandLine);
+        b.AppendLine("```");
+        return b.ToString();
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static string Inv(FormattableString text) => FormattableString.Invariant(text);
+}
