@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Data;
@@ -242,13 +241,15 @@ internal sealed class ProtocolRunner : IDisposable
         }
         else
         {
-            using var checkpoint = BackboneCheckpoint.Read(_o.BackbonePath);
-            config = checkpoint.Metadata.TryGetValue("vit_config", out var json)
-                ? JsonSerializer.Deserialize<VitConfig>(json)
-                  ?? throw new InvalidDataException($"'{_o.BackbonePath}' has an empty vit_config.")
-                : throw new ArgumentException(
-                    $"'{_o.BackbonePath}' does not record its architecture (no vit_config metadata); pass --variant " +
-                    "tiny|small|base|large with --patch and --image-size.");
+            try
+            {
+                config = BackboneCheckpoint.ReadConfig(_o.BackbonePath);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ArgumentException(
+                    $"{e.Message} Pass --variant tiny|small|base|large with --patch and --image-size for such files.", e);
+            }
         }
 
         int size = config.ImageHeight;
