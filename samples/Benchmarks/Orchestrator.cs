@@ -54,9 +54,11 @@ internal sealed class Orchestrator
                         Measure($"r{round} {model} {mode} peer", () => PeerTrain(model, mode));
                         foreach (var lever in _s.Levers)
                         {
-                            if (lever == "bf16" && mode == "full")
+                            if ((lever == "bf16" && mode == "full") || (lever == "explicit" && mode == "tcpa"))
                             {
-                                continue; // bf16 keeps float32 master weights only for prompts and the head.
+                                // bf16 keeps float32 master weights only for prompts and the head; TCPA's post-softmax
+                                // mask already selects the explicit attention path.
+                                continue;
                             }
 
                             Measure($"r{round} {model} {mode} ours/{lever}", () => OursTrain(model, mode, lever));
