@@ -54,9 +54,11 @@ internal sealed class Orchestrator
                         Measure($"r{round} {model} {mode} peer", () => PeerTrain(model, mode));
                         foreach (var lever in _s.Levers)
                         {
-                            if (lever == "bf16" && mode == "full")
+                            if ((lever == "bf16" && mode == "full") || (lever == "explicit" && mode == "tcpa"))
                             {
-                                continue; // bf16 keeps float32 master weights only for prompts and the head.
+                                // bf16 keeps float32 master weights only for prompts and the head; TCPA's post-softmax
+                                // mask already selects the explicit attention path.
+                                continue;
                             }
 
                             Measure($"r{round} {model} {mode} ours/{lever}", () => OursTrain(model, mode, lever));
@@ -77,13 +79,15 @@ internal sealed class Orchestrator
             var probes = $"50,{_s.SoakSteps}";
             string[] soakArgs = { "--model", "small", "--mode", "vpt", "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
                 "--probes", probes };
-            soak.Add(Measure("soak ours glibc", () => Ours("soak", soakArgs.Append("--variant").Append("glibc").ToArray()),
+            soak.Add(Measure("soak ours glibc", () => Ours("soak",
+                soakArgs.Concat(new[] { "--variant", "glibc, no trim", "--trim-every", "0" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak ours glibc+trim", () => Ours("soak",
-                soakArgs.Concat(new[] { "--variant", "glibc+malloc_trim/10", "--trim-every", "10" }).ToArray()),
+                soakArgs.Concat(new[] { "--variant", "glibc, malloc_trim every 10 steps (default)" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak ours jemalloc", () => Ours(JemallocEnv(), "soak",
-                soakArgs.Append("--variant").Append("jemalloc").ToArray()), r => r.ForeignPct, r => r.StealPct));
+                soakArgs.Concat(new[] { "--variant", "jemalloc, no trim", "--trim-every", "0" }).ToArray()),
+                r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak peer", () => Peer("soak", soakArgs), r => r.ForeignPct, r => r.StealPct));
         }
 
@@ -384,7 +388,7 @@ internal sealed class Orchestrator
                 var rss = r.RssMb ?? new Dictionary<string, double>();
                 double a = rss.GetValueOrDefault("50", double.NaN);
                 double b = rss.GetValueOrDefault(Inv(_s.SoakSteps), double.NaN);
-                var allocator = r.Side == "ours" && r.Variant is { } v && v.Contains("trim", StringComparison.Ordinal) ? v : r.Allocator;
+                var allocator = r.Side == "ours" ? r.Variant ?? r.Allocator : r.Allocator;
                 sb.AppendLine(Inv($"| {r.Side} | {allocator} | {a:F0} MB | {b:F0} MB | **{b / a:F3}** | {r.HwmMb:F0} MB | {r.MsPerStep:F0} | {r.ForeignPct:F1}% |"));
             }
         }

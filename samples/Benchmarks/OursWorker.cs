@@ -103,11 +103,6 @@ internal static class OursWorker
                 return;
             }
 
-            if (s.TrimEvery > 0 && p.Step % s.TrimEvery == 0)
-            {
-                GlibcMalloc.Trim();
-            }
-
             if (probes.Contains((int)p.Step))
             {
                 rss[p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture)] = ProcessMeter.StatusMb("VmRSS");
@@ -201,7 +196,7 @@ internal static class OursWorker
         return model;
     }
 
-    private static TrainingOptions Options(WorkerSettings s, int epochs) => new()
+    private static TrainingOptions Options(WorkerSettings s, int epochs) => new TrainingOptions
     {
         Epochs = epochs,
         BatchSize = s.Batch,
@@ -213,6 +208,9 @@ internal static class OursWorker
         Precision = s.Precision,
         Seed = s.Seed,
         LogEveryNSteps = 0,
+    } with
+    {
+        TrimNativeMemoryEveryNSteps = s.TrimEvery >= 0 ? s.TrimEvery : new TrainingOptions().TrimNativeMemoryEveryNSteps,
     };
 
     /// <summary>Random uint8 images at the model's input size (so no resize runs) and balanced labels.</summary>
@@ -257,23 +255,4 @@ internal static class OursWorker
 /// <summary>What one worker run measures.</summary>
 internal sealed record WorkerSettings(
     string Model, string Mode, int Batch, int Threads, int Warmup, int Steps, int InferWarmup, int InferSteps, int Seed,
-    TrainingPrecision Precision, bool ExplicitAttention, string Variant, int TrimEvery = 0);
-
-/// <summary>glibc's <c>malloc_trim</c>: returns free heap pages of every arena to the system.</summary>
-internal static class GlibcMalloc
-{
-    public static void Trim()
-    {
-        try
-        {
-            malloc_trim(0);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            // Not glibc (musl, macOS, Windows): nothing to trim.
-        }
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern int malloc_trim(nuint pad);
-}
+    TrainingPrecision Precision, bool ExplicitAttention, string Variant, int TrimEvery = -1);

@@ -9,7 +9,7 @@
 //
 // Internal commands (one configuration per process; the compare command spawns them):
 //   worker --model ti|small --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
-//   soak --model small --mode vpt --probes 50,1000 [--trim-every N]
+//   soak --model small --mode vpt --probes 50,1000 [--trim-every N (0 = off; default: the library's)]
 //   matmul --size 2048 --repeats 10
 using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
@@ -70,7 +70,7 @@ try
                 Precision: a.Flag("bf16") ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
                 ExplicitAttention: a.Flag("explicit-attention"),
                 Variant: a.String("variant", "default"),
-                TrimEvery: a.Int("trim-every", 0));
+                TrimEvery: a.Int("trim-every", -1));
             var probes = a.List("probes", new[] { "50", "1000" }).Select(int.Parse).ToArray();
             a.RejectUnknown();
             var result = command == "worker" ? OursWorker.Train(settings) : OursWorker.Soak(settings, probes);

@@ -236,6 +236,13 @@ public sealed class ClassifierTrainer
 
             clock.Add(Stopwatch.GetElapsedTime(started), batch);
             state.GlobalStep++;
+            if (o.TrimNativeMemoryEveryNSteps > 0 &&
+                (state.GlobalStep % o.TrimNativeMemoryEveryNSteps == 0 || step == stepsPerEpoch - 1))
+            {
+                // The step's scope has freed its tensors; give the pages back before glibc's arenas fragment.
+                NativeHeap.Trim();
+            }
+
             seen += batch;
             lossSum += loss * batch;
             foreach (var (name, value) in aux)

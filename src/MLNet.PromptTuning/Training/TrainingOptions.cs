@@ -108,6 +108,13 @@ public sealed record TrainingOptions
     /// <summary>Write a log line every this many steps (epoch summaries are always logged); 0 logs epochs only. Default 50; range [0, 1e9].</summary>
     public int LogEveryNSteps { get; init; } = 50;
 
+    /// <summary>
+    /// Every this many steps (and after each epoch), return the native memory freed by the finished steps to the
+    /// operating system (glibc's <c>malloc_trim</c>; a no-op elsewhere). It keeps resident memory flat over long CPU
+    /// runs without changing any result; 0 turns it off. Default 10; range [0, 1e9].
+    /// </summary>
+    public int TrimNativeMemoryEveryNSteps { get; init; } = 10;
+
     /// <summary>Throws <see cref="ArgumentException"/> (or a subclass) naming the first invalid option, its value and the valid range.</summary>
     public void Validate()
     {
@@ -135,6 +142,7 @@ public sealed record TrainingOptions
         Range(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0, 100_000);
         Range(nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, 0, 1, maxInclusive: false);
         Range(nameof(LogEveryNSteps), LogEveryNSteps, 0, 1e9);
+        Range(nameof(TrimNativeMemoryEveryNSteps), TrimNativeMemoryEveryNSteps, 0, 1e9);
         Defined(nameof(Optimizer), Optimizer);
         Defined(nameof(Schedule), Schedule);
         Defined(nameof(Precision), Precision);

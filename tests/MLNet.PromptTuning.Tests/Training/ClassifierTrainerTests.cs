@@ -48,6 +48,18 @@ public sealed class ClassifierTrainerTests : IDisposable
         Assert.False(first["head.weight"].AsSpan().SequenceEqual(otherSeed["head.weight"]));
     }
 
+    [Fact]
+    public void TrimmingNativeMemoryChangesNoResult()
+    {
+        var options = Base with { HorizontalFlip = true, NumberOfThreads = torch.get_num_threads() };
+
+        var everyStep = TrainToy(options with { TrimNativeMemoryEveryNSteps = 1 });
+        var never = TrainToy(options with { TrimNativeMemoryEveryNSteps = 0 });
+
+        ToyData.AssertSameWeights(never, everyStep);
+        Assert.Equal(OperatingSystem.IsLinux(), MLNet.PromptTuning.Runtime.NativeHeap.Trim());
+    }
+
     [Theory]
     [InlineData(OptimizerKind.AdamW)]
     [InlineData(OptimizerKind.Sgd)]
