@@ -77,7 +77,7 @@ internal sealed class Orchestrator
         if (_s.Soak)
         {
             var probes = $"50,{_s.SoakSteps}";
-            string[] soakArgs = { "--model", "small", "--mode", "vpt", "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
+            string[] soakArgs = { "--model", "embedded", "--mode", "vpt", "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
                 "--probes", probes };
             soak.Add(Measure("soak ours glibc", () => Ours("soak",
                 soakArgs.Concat(new[] { "--variant", "glibc, no trim", "--trim-every", "0" }).ToArray()),
@@ -379,7 +379,7 @@ internal sealed class Orchestrator
         if (soak.Count > 0)
         {
             sb.AppendLine();
-            sb.AppendLine(Inv($"Memory stability (small model, VPT-Deep P=10, batch {_s.Batch}, {_s.SoakSteps} training steps):"));
+            sb.AppendLine(Inv($"Memory stability (embedded model, VPT-Deep P=10, batch {_s.Batch}, {_s.SoakSteps} training steps):"));
             sb.AppendLine();
             sb.AppendLine(Inv($"| side | allocator | RSS at step 50 | RSS at step {_s.SoakSteps} | ratio | peak RSS | ms/step | other CPU |"));
             sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");

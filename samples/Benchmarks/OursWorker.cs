@@ -85,7 +85,7 @@ internal static class OursWorker
         };
     }
 
-    /// <summary>Trains the small VPT-Deep model for max(probes) steps and samples VmRSS at each probe step.</summary>
+    /// <summary>Trains the embedded-architecture VPT-Deep model for max(probes) steps and samples VmRSS at each probe step.</summary>
     public static RunResult Soak(WorkerSettings s, IReadOnlyCollection<int> probes)
     {
         torch.set_num_threads(s.Threads);

@@ -2,14 +2,14 @@
 // side by side on this machine. A program, not a test. See docs/benchmarks.md for the results and how to read them.
 //
 //   dotnet build -c Release samples/Benchmarks
-//   samples/Benchmarks/bin/Release/net10.0/Benchmarks [compare] [--models ti,small] [--modes linear,vpt,tcpa,full]
+//   samples/Benchmarks/bin/Release/net10.0/Benchmarks [compare] [--models ti,embedded] [--modes linear,vpt,tcpa,full]
 //       [--batch 32] [--threads 2] [--rounds 1] [--retries 2] [--max-foreign 10] [--levers explicit,jemalloc,bf16]
 //       [--soak] [--soak-steps 1000] [--skip-compare] [--allocator glibc|jemalloc] [--python /usr/bin/python3]
 //       [--out results.md] [--raw results.jsonl] [--steps N --warmup W] [--wait-quiet 600]
 //
 // Internal commands (one configuration per process; the compare command spawns them):
-//   worker --model ti|small --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
-//   soak --model small --mode vpt --probes 50,1000 [--trim-every N (0 = off; default: the library's)]
+//   worker --model ti|embedded --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
+//   soak --model embedded --mode vpt --probes 50,1000 [--trim-every N (0 = off; default: the library's)]
 //   matmul --size 2048 --repeats 10
 using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
@@ -58,7 +58,7 @@ try
         case "soak":
         {
             var settings = new WorkerSettings(
-                Model: a.String("model", "small"),
+                Model: a.String("model", "embedded"),
                 Mode: a.String("mode", "vpt"),
                 Batch: a.Int("batch", 32),
                 Threads: a.Int("threads", 2),

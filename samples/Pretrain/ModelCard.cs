@@ -113,7 +113,9 @@ internal sealed record ModelCard(
         b.AppendLine("trains about 2.5× faster per image here and reached higher accuracy after the same number of epochs; the");
         b.AppendLine("learning rate 1e-3 over 5e-4 and 2e-3. Both from 4-epoch trials on 10,000 images (2,000 per class) of classes");
         b.AppendLine("0–4, scored on the t10k images of classes 0–4 (65.7 % for patch 4; 73.4 / 78.0 / 67.9 % for lr 5e-4 / 1e-3 /");
-        b.AppendLine("2e-3). The downstream classes 5–9 played no part in any choice.");
+        b.AppendLine("2e-3). The downstream classes 5–9 played no part in any choice. The trials ran before a fix to the");
+        b.AppendLine("backbone's random initialisation (TorchSharp's `trunc_normal_` gave near-zero weights); the settings were kept,");
+        b.AppendLine("not searched again.");
         b.AppendLine();
         b.AppendLine("| epoch | train loss | train acc. (augmented, while training) | test acc. | time |");
         b.AppendLine("|---:|---:|---:|---:|---:|");
@@ -130,8 +132,8 @@ internal sealed record ModelCard(
         var epochSeconds = Result.History.Select(e => e.Duration.TotalSeconds).Order().ToArray();
         double median = epochSeconds.Length == 0 ? 0 : epochSeconds[epochSeconds.Length / 2];
         b.AppendLine(Inv($"- Training time: {TrainTime:h\\:mm\\:ss}; whole program (loading, training, scoring, saving): {WallTime:h\\:mm\\:ss}."));
-        b.AppendLine(Inv($"  The median epoch took {median:F0} s ({median * Result.History.Count / 60:F1} min for {Result.History.Count} epochs); the machine is"));
-        b.AppendLine("  shared, and epochs well above the median ran while other jobs held the CPU.");
+        b.AppendLine(Inv($"  The median epoch took {median:F0} s ({median * Result.History.Count / 60:F1} min for {Result.History.Count} epochs); an epoch"));
+        b.AppendLine("  well above the median means other processes held the CPU during it.");
         b.AppendLine(Inv($"- Machine: {Machine()}"));
         b.AppendLine();
         b.AppendLine("Confusion matrix on the test images (rows: true class, columns: predicted):");
@@ -171,7 +173,7 @@ internal sealed record ModelCard(
         {
         }
 
-        return Inv($"{cpu}, {Environment.ProcessorCount} logical cores (shared with other work), {RuntimeInformation.OSDescription}, ") +
+        return Inv($"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, ") +
                Inv($".NET {Environment.Version}, TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (CPU libtorch)");
     }
 

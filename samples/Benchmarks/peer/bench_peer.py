@@ -6,7 +6,7 @@ spawns this script once per configuration and reads the single JSON line it prin
 
   /usr/bin/python3 bench_peer.py train --model ti --mode vpt --batch 32 --warmup 3 --steps 10 --infer-steps 10
   /usr/bin/python3 bench_peer.py matmul --size 2048 --repeats 10
-  /usr/bin/python3 bench_peer.py soak --model small --mode vpt --steps 1000 --probes 50,1000
+  /usr/bin/python3 bench_peer.py soak --model embedded --mode vpt --steps 1000 --probes 50,1000
 
 What each side does per training step (mirrors ClassifierTrainer): take a shuffled uint8 batch, convert to float and
 normalise, zero the gradients, forward, cross-entropy plus auxiliary losses, backward, AdamW step, read the loss and
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 CONFIGS = {
     # name: (image, patch, channels, width, depth, heads, classes, mean, std)
     "ti": (224, 16, 3, 192, 12, 3, 10, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    "small": (28, 4, 1, 192, 6, 3, 10, (0.5,), (0.5,)),
+    "embedded": (28, 7, 1, 128, 6, 4, 10, (0.5,), (0.5,)),
 }
 
 
@@ -407,7 +407,7 @@ def main(argv):
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("train", "soak"):
         p = sub.add_parser(name)
-        p.add_argument("--model", choices=sorted(CONFIGS), default="small")
+        p.add_argument("--model", choices=sorted(CONFIGS), default="embedded")
         p.add_argument("--mode", choices=["linear", "vpt", "tcpa", "full"], default="vpt")
         p.add_argument("--batch", type=int, default=32)
         p.add_argument("--threads", type=int, default=2)
