@@ -80,13 +80,13 @@ internal sealed class Orchestrator
             string[] soakArgs = { "--model", "embedded", "--mode", "vpt", "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
                 "--probes", probes };
             soak.Add(Measure("soak ours glibc", () => Ours("soak",
-                soakArgs.Concat(new[] { "--variant", "glibc, no trim", "--trim-every", "0" }).ToArray()),
+                soakArgs.Concat(new[] { "--variant", "glibc, no release", "--release-every", "0" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
-            soak.Add(Measure("soak ours glibc+trim", () => Ours("soak",
-                soakArgs.Concat(new[] { "--variant", "glibc, malloc_trim every 10 steps (default)" }).ToArray()),
+            soak.Add(Measure("soak ours glibc+release", () => Ours("soak",
+                soakArgs.Concat(new[] { "--variant", "glibc, release every 10 steps (default: gen-0 GC; malloc_trim per epoch)" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak ours jemalloc", () => Ours(JemallocEnv(), "soak",
-                soakArgs.Concat(new[] { "--variant", "jemalloc, no trim", "--trim-every", "0" }).ToArray()),
+                soakArgs.Concat(new[] { "--variant", "jemalloc, no release", "--release-every", "0" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak peer", () => Peer("soak", soakArgs), r => r.ForeignPct, r => r.StealPct));
         }

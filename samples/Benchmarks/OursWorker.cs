@@ -90,9 +90,11 @@ internal static class OursWorker
     {
         torch.set_num_threads(s.Threads);
         using var model = CreateModel(s);
-        const int StepsPerEpoch = 10;
-        using var data = RandomData(s.Model, StepsPerEpoch * s.Batch, s.Seed);
+        // One epoch covers every probe, as in a real run whose epochs are long: end-of-epoch work (the library trims
+        // glibc's arenas then) does not repeat every few steps.
         int last = probes.Max();
+        int stepsPerEpoch = last;
+        using var data = RandomData(s.Model, stepsPerEpoch * s.Batch, s.Seed);
         var rss = new Dictionary<string, double>();
         long live = 0;
         using var cts = new CancellationTokenSource();
@@ -118,7 +120,7 @@ internal static class OursWorker
         var wall = Stopwatch.StartNew();
         try
         {
-            new ClassifierTrainer(Options(s, epochs: (last + StepsPerEpoch - 1) / StepsPerEpoch), progress: progress)
+            new ClassifierTrainer(Options(s, epochs: (last + stepsPerEpoch - 1) / stepsPerEpoch), progress: progress)
                 .Train(model, data, cancellationToken: cts.Token);
         }
         catch (OperationCanceledException)
@@ -210,7 +212,7 @@ internal static class OursWorker
         LogEveryNSteps = 0,
     } with
     {
-        TrimNativeMemoryEveryNSteps = s.TrimEvery >= 0 ? s.TrimEvery : new TrainingOptions().TrimNativeMemoryEveryNSteps,
+        ReleaseMemoryEveryNSteps = s.ReleaseEvery >= 0 ? s.ReleaseEvery : new TrainingOptions().ReleaseMemoryEveryNSteps,
     };
 
     /// <summary>Random uint8 images at the model's input size (so no resize runs) and balanced labels.</summary>
@@ -255,4 +257,4 @@ internal static class OursWorker
 /// <summary>What one worker run measures.</summary>
 internal sealed record WorkerSettings(
     string Model, string Mode, int Batch, int Threads, int Warmup, int Steps, int InferWarmup, int InferSteps, int Seed,
-    TrainingPrecision Precision, bool ExplicitAttention, string Variant, int TrimEvery = -1);
+    TrainingPrecision Precision, bool ExplicitAttention, string Variant, int ReleaseEvery = -1);

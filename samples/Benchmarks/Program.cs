@@ -9,7 +9,7 @@
 //
 // Internal commands (one configuration per process; the compare command spawns them):
 //   worker --model ti|embedded --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
-//   soak --model embedded --mode vpt --probes 50,1000 [--trim-every N (0 = off; default: the library's)]
+//   soak --model embedded --mode vpt --probes 50,1000 [--release-every N (0 = off; default: the library's)]
 //   matmul --size 2048 --repeats 10
 using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
@@ -70,7 +70,7 @@ try
                 Precision: a.Flag("bf16") ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
                 ExplicitAttention: a.Flag("explicit-attention"),
                 Variant: a.String("variant", "default"),
-                TrimEvery: a.Int("trim-every", -1));
+                ReleaseEvery: a.Int("release-every", -1));
             var probes = a.List("probes", new[] { "50", "1000" }).Select(int.Parse).ToArray();
             a.RejectUnknown();
             var result = command == "worker" ? OursWorker.Train(settings) : OursWorker.Soak(settings, probes);

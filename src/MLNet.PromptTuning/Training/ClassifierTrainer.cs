@@ -236,11 +236,17 @@ public sealed class ClassifierTrainer
 
             clock.Add(Stopwatch.GetElapsedTime(started), batch);
             state.GlobalStep++;
-            if (o.TrimNativeMemoryEveryNSteps > 0 &&
-                (state.GlobalStep % o.TrimNativeMemoryEveryNSteps == 0 || step == stepsPerEpoch - 1))
+            if (o.ReleaseMemoryEveryNSteps > 0 &&
+                (state.GlobalStep % o.ReleaseMemoryEveryNSteps == 0 || step == stepsPerEpoch - 1))
             {
-                // The step's scope has freed its tensors; give the pages back before glibc's arenas fragment.
-                NativeHeap.Trim();
+                // The step's scope has freed its tensors: collect their wrappers before the GC's young generation grows
+                // to its full budget. glibc's arenas are trimmed once per epoch only: a trim hands back pages that the
+                // next steps fault in again, which costs time and lowers the average but not the peak.
+                NativeHeap.CollectYoungObjects();
+                if (step == stepsPerEpoch - 1)
+                {
+                    NativeHeap.Trim();
+                }
             }
 
             seen += batch;

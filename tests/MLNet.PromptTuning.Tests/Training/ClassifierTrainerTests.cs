@@ -49,12 +49,12 @@ public sealed class ClassifierTrainerTests : IDisposable
     }
 
     [Fact]
-    public void TrimmingNativeMemoryChangesNoResult()
+    public void ReleasingMemoryChangesNoResult()
     {
         var options = Base with { HorizontalFlip = true, NumberOfThreads = torch.get_num_threads() };
 
-        var everyStep = TrainToy(options with { TrimNativeMemoryEveryNSteps = 1 });
-        var never = TrainToy(options with { TrimNativeMemoryEveryNSteps = 0 });
+        var everyStep = TrainToy(options with { ReleaseMemoryEveryNSteps = 1 });
+        var never = TrainToy(options with { ReleaseMemoryEveryNSteps = 0 });
 
         ToyData.AssertSameWeights(never, everyStep);
         Assert.Equal(OperatingSystem.IsLinux(), MLNet.PromptTuning.Runtime.NativeHeap.Trim());

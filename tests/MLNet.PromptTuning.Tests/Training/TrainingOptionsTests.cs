@@ -31,7 +31,7 @@ public sealed class TrainingOptionsTests
         { new TrainingOptions { AdamEpsilon = 0 }, "AdamEpsilon", "(0, 1]" },
         { new TrainingOptions { EarlyStoppingPatience = -1 }, "EarlyStoppingPatience", "got -1" },
         { new TrainingOptions { Optimizer = (OptimizerKind)7 }, "Optimizer", "AdamW, Sgd" },
-        { new TrainingOptions { TrimNativeMemoryEveryNSteps = -1 }, "TrimNativeMemoryEveryNSteps", "got -1" },
+        { new TrainingOptions { ReleaseMemoryEveryNSteps = -1 }, "ReleaseMemoryEveryNSteps", "got -1" },
     };
 
     [Theory]
