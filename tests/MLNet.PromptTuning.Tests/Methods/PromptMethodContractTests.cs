@@ -86,6 +86,56 @@ public sealed class PromptMethodContractTests
         Assert.Equal(TrainBriefly(name), TrainBriefly(name));
     }
 
+    [Theory]
+    [MemberData(nameof(MethodCases.Names), MemberType = typeof(MethodCases))]
+    public void BFloat16ComputeKeepsFloat32ParametersThatTrainAndStaysCloseToFloat32(string name)
+    {
+        using var backbone = TinyModels.Backbone();
+        using var images = TinyModels.Images();
+        using var model = new PromptedVisionTransformer(backbone, MethodCases.Create(name), 4);
+        if (model.Method.TrainsBackbone)
+        {
+            // Only prompts and the head keep float32 master weights; a trained bf16 backbone would lose its updates.
+            Assert.Throws<NotSupportedException>(() => model.SetComputePrecision(ScalarType.BFloat16));
+            return;
+        }
+
+        using var reference = model.Predict(images);
+        model.SetComputePrecision(ScalarType.BFloat16);
+        try
+        {
+            using var reduced = model.Predict(images);
+            Assert.Equal(ScalarType.Float32, reduced.dtype);
+            if (!MethodCases.SelectsPerTokenByTopK(name))
+            {
+                float difference = TinyModels.MaxAbsDifference(reference, reduced);
+                float scale = reference.abs().max().item<float>();
+                Assert.True(difference < 0.1f * scale, $"{name}: bf16 logits differ by {difference} (largest logit {scale})");
+            }
+
+            model.SetTrainingMode(true);
+            using var scope = torch.NewDisposeScope();
+            var output = model.Forward(images, new ForwardContext(true, 0));
+            var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
+            foreach (var auxiliary in output.AuxiliaryLosses)
+            {
+                loss = loss + auxiliary.Value;
+            }
+
+            loss.backward();
+            foreach (var (parameterName, parameter) in model.named_parameters().Where(p => p.parameter.requires_grad))
+            {
+                Assert.Equal(ScalarType.Float32, parameter.dtype);
+                Assert.True(parameter.grad is not null && parameter.grad.abs().sum().item<float>() > 0,
+                    $"{name}: {parameterName} got no gradient under bf16 compute");
+            }
+        }
+        finally
+        {
+            model.SetComputePrecision(ScalarType.Float32);
+        }
+    }
+
     private static Dictionary<string, Tensor> Snapshot(Dictionary<string, Tensor> state) =>
         state.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 

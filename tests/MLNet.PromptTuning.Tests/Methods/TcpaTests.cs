@@ -314,43 +314,23 @@ public sealed class TcpaTests
         }
     }
 
-    [Theory]
-    [InlineData(TcpaCoordination.Role)]
-    [InlineData(TcpaCoordination.RoleAndToken)]
-    public void BFloat16ComputeTrainsFloat32ParametersAndStaysCloseToFloat32(TcpaCoordination coordination)
+    [Fact]
+    public void BFloat16ComputeWithRoleCoordinationStaysCloseToFloat32()
     {
+        // Role-level coordination has no per-token top-k, so bf16 rounding cannot flip a choice; the shared contract
+        // checks dtypes and gradients for every case, and leaves token-level selection out of the numeric comparison.
         using var backbone = TinyModels.Backbone();
         using var images = TinyModels.Images();
         using var model = new PromptedVisionTransformer(backbone, Small(o =>
         {
             o.VptPromptLength = 2;
-            o.Coordination = coordination;
+            o.Coordination = TcpaCoordination.Role;
         }), 4);
         using var reference = model.Predict(images);
         model.SetComputePrecision(ScalarType.BFloat16);
         using var reduced = model.Predict(images);
         Assert.Equal(ScalarType.Float32, reduced.dtype);
-        if (coordination == TcpaCoordination.Role)
-        {
-            // With token-level selection a near tie may flip under bf16 rounding and change a row discretely.
-            Assert.True(TinyModels.MaxAbsDifference(reference, reduced) < 0.1f * reference.abs().max().item<float>());
-        }
-
-        model.SetTrainingMode(true);
-        using var scope = torch.NewDisposeScope();
-        var output = model.Forward(images, new ForwardContext(true, 0));
-        var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
-        foreach (var auxiliary in output.AuxiliaryLosses)
-        {
-            loss = loss + auxiliary.Value;
-        }
-
-        loss.backward();
-        Assert.All(model.Method.parameters(), p =>
-        {
-            Assert.Equal(ScalarType.Float32, p.dtype);
-            Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0);
-        });
+        Assert.True(TinyModels.MaxAbsDifference(reference, reduced) < 0.1f * reference.abs().max().item<float>());
     }
 
     [Fact]
