@@ -21,13 +21,13 @@ internal sealed record MethodSpec(
 /// </summary>
 internal static class MethodCatalog
 {
-    public static IReadOnlyList<MethodSpec> All(double promptLr, double fullLr, int epochs)
+    public static IReadOnlyList<MethodSpec> All(double promptLr, double linearLr, double fullLr, int epochs)
     {
         // TCPA's random-selection warm-up is 10 of 100 epochs in the official code: keep the same 10 % share.
         int randomEpochs = Math.Max(1, (int)Math.Round(epochs * 0.1));
         return new MethodSpec[]
         {
-            new("linear", "Linear probe", promptLr, "head only", () => new LinearProbeOptions()),
+            new("linear", "Linear probe", linearLr, "head only", () => new LinearProbeOptions()),
             new("full", "Full fine-tuning", fullLr, "every weight; stochastic depth 0", () => new FullFineTuneOptions()),
             new("vpt-shallow", "VPT-Shallow", promptLr, "P = 10, prompt dropout 0",
                 () => new VptOptions { Depth = VptDepth.Shallow, PromptLength = 10 }),

@@ -13,7 +13,7 @@ internal sealed record RunResult(
 internal sealed record ReportContext(
     VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
     int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
-    string HeadInit);
+    string HeadInit, bool Validation);
 
 /// <summary>Renders the Markdown results.</summary>
 internal static class Report
@@ -23,13 +23,20 @@ internal static class Report
         var b = new StringBuilder();
         var linearRuns = runs.Where(r => r.Method.Key == "linear").ToList();
         double? linear = linearRuns.Count > 0 ? linearRuns.Average(r => r.TestAccuracy) : null;
-        b.AppendLine(Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), {c.TestImages} test images; "));
+        string scored = c.Validation ? "validation" : "test";
+        b.AppendLine(Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), {c.TestImages} {scored} images") +
+                     (c.Validation ? " (train-split images after the training ones); " : "; "));
         b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch {c.BatchSize}, AdamW, "));
         b.AppendLine(Inv($"weight decay 0.01, 2 warmup epochs then cosine per step, no augmentation, float32 on CPU with {c.Threads} threads; "));
-        b.AppendLine(Inv($"last-epoch weights scored on the test set; seeds 1–{c.Seeds}") +
-                     (c.HeadInit == "zero" ? "; **diagnostic: head initialised to zeros** instead of the library's initialisation." : "."));
+        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds 1–{c.Seeds}") +
+                     (c.HeadInit switch
+                     {
+                         "zero" => "; **diagnostic: head initialised to zeros** instead of the library's initialisation.",
+                         "vpt" => "; **diagnostic: the VPT codebase's head initialisation** (Kaiming fan-out, bias −4.6).",
+                         _ => ".",
+                     }));
         b.AppendLine();
-        b.AppendLine("| method | trainable params | lr | test accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |");
+        b.AppendLine(Inv($"| method | trainable params | lr | {scored} accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |"));
         b.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|");
         foreach (var m in methods)
         {

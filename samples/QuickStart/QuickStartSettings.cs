@@ -10,7 +10,7 @@ public sealed class QuickStartSettings
           --method M        vpt (default), tcpa, cvpt, lspt, sep, linear or full
           --epochs N        training epochs (default 15)
           --batch-size N    images per step (default 32)
-          --lr X            learning rate (default: 0.0005 for full fine-tuning, else 0.005)
+          --lr X            learning rate (default: 0.005 for prompt methods, 0.05 linear, 0.0005 full)
           --device D        auto (default), cpu, cuda or cuda:N
           --data DIR        image folder: DIR/train/<class>/*, DIR/test/<class>/*, or DIR/<class>/* (split 80/20)
           --backbone FILE   backbone weights (safetensors written by this library; others need code, see README)
@@ -35,9 +35,15 @@ public sealed class QuickStartSettings
 
     /// <summary>
     /// The learning rate for <paramref name="method"/>: the override, or the rate samples/CompareMethods uses on the
-    /// same data (full fine-tuning needs a tenth of the prompt methods' rate).
+    /// same kind of data (chosen there on a validation split: a head alone needs ten times the prompt methods' rate,
+    /// full fine-tuning a tenth).
     /// </summary>
-    public float LearningRate(string method) => LearningRateOverride ?? (method == "full" ? 0.0005f : 0.005f);
+    public float LearningRate(string method) => LearningRateOverride ?? method switch
+    {
+        "full" => 0.0005f,
+        "linear" => 0.05f,
+        _ => 0.005f,
+    };
 
     /// <summary>Parses the arguments; prints usage and returns null on --help or a mistake.</summary>
     public static QuickStartSettings? Parse(string[] args)

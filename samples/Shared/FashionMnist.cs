@@ -47,18 +47,24 @@ public static class FashionMnist
 
     /// <summary>
     /// Takes the first <paramref name="perClass"/> images of each class in <paramref name="classes"/>, in file order
-    /// (0 takes them all), and relabels them 0..classes.Count-1 in the order given.
+    /// (0 takes them all), after skipping the first <paramref name="skipPerClass"/> of each class, and relabels them
+    /// 0..classes.Count-1 in the order given.
     /// </summary>
     /// <returns>Pixels (N·784 bytes), new labels, and each image's index in the split.</returns>
     public static (byte[] Pixels, long[] Labels, int[] Indices) Select(
-        byte[] pixels, byte[] labels, IReadOnlyList<int> classes, int perClass = 0)
+        byte[] pixels, byte[] labels, IReadOnlyList<int> classes, int perClass = 0, int skipPerClass = 0)
     {
+        var seen = new int[10];
         var taken = new int[10];
         var indices = new List<int>();
         for (int i = 0; i < labels.Length; i++)
         {
-            int position = IndexOf(classes, labels[i]);
-            if (position >= 0 && (perClass <= 0 || taken[labels[i]] < perClass))
+            if (IndexOf(classes, labels[i]) < 0 || seen[labels[i]]++ < skipPerClass)
+            {
+                continue;
+            }
+
+            if (perClass <= 0 || taken[labels[i]] < perClass)
             {
                 taken[labels[i]]++;
                 indices.Add(i);

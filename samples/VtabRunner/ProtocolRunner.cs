@@ -150,7 +150,8 @@ internal sealed class ProtocolRunner : IDisposable
         bool trainsBackbone = TrainsBackbone(options);
         var precision = trainsBackbone ? TrainingPrecision.Float32 : _o.Precision;
         torch.manual_seed(seed);
-        using var model = new PromptedVisionTransformer(Backbone(precision), options, task.NumberOfClasses, registry: _registry);
+        using var model = new PromptedVisionTransformer(
+            Backbone(precision), options, task.NumberOfClasses, registry: _registry, headInitialization: _o.HeadInitialization);
         if (precision == TrainingPrecision.BFloat16)
         {
             model.SetComputePrecision(torch.ScalarType.BFloat16);

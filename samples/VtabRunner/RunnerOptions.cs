@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Training;
 
@@ -33,6 +34,7 @@ internal sealed record RunnerOptions
           --lr-scaling batch256|none        batch256 (default) uses lr × batch / 256, as VPT's tune scripts
           --seeds 42,44,82,100,800 final-run seeds (default VPT's five); the search uses the first
           --epochs 100 --warmup 10 --batch 64 --optimizer sgd|adamw --schedule cosine-per-epoch|cosine|constant
+          --head-init vpt|small    head initialisation: VPT's Kaiming fan-out (default, for SGD) or timm's std 0.02
         Execution
           --device auto|cpu|cuda|cuda:N     default auto (CUDA when the CUDA backend is built in and a GPU is visible)
           --threads N              libtorch CPU threads (default: libtorch's choice)
@@ -78,6 +80,9 @@ internal sealed record RunnerOptions
 
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
+    /// <summary>The VPT codebase's head by default: the papers' protocol is SGD with large learning rates.</summary>
+    public HeadInitialization HeadInitialization { get; init; } = HeadInitialization.VptKaimingFanOut;
+
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.CosinePerEpoch;
 
     public string Device { get; init; } = "auto";
@@ -114,6 +119,7 @@ internal sealed record RunnerOptions
             ["warmup"] = F(WarmupEpochs),
             ["batch"] = BatchSize.ToString(CultureInfo.InvariantCulture),
             ["optimizer"] = Optimizer.ToString(),
+            ["head_init"] = HeadInitialization.ToString(),
             ["schedule"] = Schedule.ToString(),
             ["precision"] = Precision.ToString(),
             ["max_train"] = MaxTrain.ToString(CultureInfo.InvariantCulture),
@@ -181,6 +187,12 @@ internal sealed record RunnerOptions
                 "sgd" => OptimizerKind.Sgd,
                 "adamw" => OptimizerKind.AdamW,
                 var o => throw new ArgumentException($"--optimizer '{o}' is not one of sgd, adamw."),
+            },
+            HeadInitialization = a.String("head-init", "vpt").ToLowerInvariant() switch
+            {
+                "vpt" => HeadInitialization.VptKaimingFanOut,
+                "small" => HeadInitialization.SmallTruncatedNormal,
+                var h => throw new ArgumentException($"--head-init '{h}' is not one of vpt, small."),
             },
             Schedule = a.String("schedule", "cosine-per-epoch").ToLowerInvariant() switch
             {

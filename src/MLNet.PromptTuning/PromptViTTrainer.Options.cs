@@ -11,6 +11,7 @@ using MLNet.PromptTuning.Methods.Lspt;
 using MLNet.PromptTuning.Methods.Sep;
 using MLNet.PromptTuning.Methods.Tcpa;
 using MLNet.PromptTuning.Methods.Vpt;
+using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Training;
 
@@ -156,6 +157,13 @@ public sealed partial class PromptViTTrainer
         /// <summary>AdamW (default) or SGD with momentum 0.9 (the VPT papers' optimiser).</summary>
         public OptimizerKind Optimizer { get; set; } = OptimizerKind.AdamW;
 
+        /// <summary>
+        /// How the classification head starts. Default <see cref="HeadInitialization.SmallTruncatedNormal"/> (timm's:
+        /// std 0.02, zero bias), which suits AdamW; <see cref="HeadInitialization.VptKaimingFanOut"/> reproduces the VPT
+        /// codebase together with its SGD recipe.
+        /// </summary>
+        public HeadInitialization HeadInitialization { get; set; } = HeadInitialization.SmallTruncatedNormal;
+
         /// <summary>Epochs of linear warmup before cosine decay. Default 1; range [0, MaxEpoch].</summary>
         [Range(0f, 10f, 1f, false)]
         public float WarmupEpochs { get; set; } = 1;
@@ -288,6 +296,8 @@ public sealed partial class PromptViTTrainer
             Require(GradientClipNorm >= 0 && float.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "0 (off) or a positive norm");
             Require(ValidationSetFraction is >= 0 and <= 0.5f, nameof(ValidationSetFraction), ValidationSetFraction, "[0, 0.5]");
             Require(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "0 (off) or a positive number of epochs");
+            Require(Enum.IsDefined(HeadInitialization), nameof(HeadInitialization), HeadInitialization,
+                $"one of {string.Join(", ", Enum.GetNames<HeadInitialization>())}");
             Require(PixelValueScale > 0 && float.IsFinite(PixelValueScale), nameof(PixelValueScale), PixelValueScale, "a positive multiplier");
             if (EarlyStoppingPatience > 0 && ValidationSet is null && ValidationSetFraction == 0)
             {

@@ -122,7 +122,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
 
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
-            model = new PromptedVisionTransformer(backbone, o.ResolveMethodOptions(), classes.Count, ownsBackbone, o.MethodRegistry);
+            model = new PromptedVisionTransformer(
+                backbone, o.ResolveMethodOptions(), classes.Count, ownsBackbone, o.MethodRegistry, o.HeadInitialization);
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
             if (o.Precision == TrainingPrecision.BFloat16)
             {

@@ -29,18 +29,26 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
     /// <param name="numberOfClasses">Number of classes, at least 2.</param>
     /// <param name="ownsBackbone">Whether disposing this model disposes <paramref name="backbone"/>.</param>
     /// <param name="registry">Where the method id is resolved; <see cref="PromptMethodRegistry.Default"/> when null.</param>
+    /// <param name="headInitialization">How the head's weights start; see <see cref="HeadInitialization"/>.</param>
     public PromptedVisionTransformer(
         VisionTransformer backbone,
         PromptMethodOptions methodOptions,
         int numberOfClasses,
         bool ownsBackbone = false,
-        PromptMethodRegistry? registry = null)
+        PromptMethodRegistry? registry = null,
+        HeadInitialization headInitialization = HeadInitialization.SmallTruncatedNormal)
         : base("prompted_vit")
     {
         if (numberOfClasses < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(numberOfClasses), numberOfClasses,
                 "A classifier needs at least 2 classes.");
+        }
+
+        if (!Enum.IsDefined(headInitialization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(headInitialization), headInitialization,
+                $"Expected one of: {string.Join(", ", Enum.GetNames<HeadInitialization>())}.");
         }
 
         _method = (registry ?? PromptMethodRegistry.Default).Create(methodOptions, backbone.Description);
@@ -55,7 +63,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
         _ownsBackbone = ownsBackbone;
         _prompt = new ModuleDict<PromptMethod>();
         _prompt.Add(_method.Id, _method);
-        _head = ClassifierHead.Create(backbone.Config.EmbedDim, numberOfClasses);
+        _head = ClassifierHead.Create(backbone.Config.EmbedDim, numberOfClasses, headInitialization);
         NumberOfClasses = numberOfClasses;
 
         // Registered explicitly: a shared backbone is not a child of this model, so disposing or saving the model's

@@ -113,6 +113,11 @@ public sealed class PromptViTErrorTests
         Assert.Contains("Options.MaxEpoch is 0", epochs.Message);
         Assert.Contains("[1, 10000]", epochs.Message);
 
+        var head = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(
+            new PromptViTTrainer.Options { BackbonePath = "x", HeadInitialization = (MLNet.PromptTuning.Modeling.HeadInitialization)9 }));
+        Assert.Contains("Options.HeadInitialization is 9", head.Message);
+        Assert.Contains("VptKaimingFanOut", head.Message);
+
         var method = Assert.ThrowsAny<ArgumentException>(() =>
             ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x", Method = "lora" }));
         Assert.Contains("'lora'", method.Message);

@@ -195,9 +195,11 @@ public sealed class SepTests
         Assert.True(options.IsBatchCoupled);
         using var model = new PromptedVisionTransformer(backbone, options, 5);
         using var images = TinyModels.Images(batch: 3);
-        using var withSecond = model.Predict(images.index_select(0, torch.tensor(new long[] { 0, 1 })));
-        using var withThird = model.Predict(images.index_select(0, torch.tensor(new long[] { 0, 2 })));
-        Assert.True(TinyModels.MaxAbsDifference(withSecond[0], withThird[0]) > 1e-4f);
+        // Compared on the features the head reads: the default head starts small and would shrink the difference.
+        using var withSecond = Features(backbone, model, images.index_select(0, torch.tensor(new long[] { 0, 1 })));
+        using var withThird = Features(backbone, model, images.index_select(0, torch.tensor(new long[] { 0, 2 })));
+        float coupling = TinyModels.MaxAbsDifference(withSecond[0], withThird[0]);
+        Assert.True(coupling > 1e-4f, $"batch coupling changed row 0's features by {coupling}");
 
         using var all = model.Predict(images);
         var permutation = torch.tensor(new long[] { 2, 0, 1 });
@@ -232,26 +234,6 @@ public sealed class SepTests
         var expected = nn.functional.layer_norm(patches.mean(new long[] { 1 }), new long[] { 32 },
             sd["fc_norm.weight"], sd["fc_norm.bias"], 1e-6);
         Assert.True(TinyModels.MaxAbsDifference(expected, model.Method.SelectFeatures(context)) < 1e-5f);
-    }
-
-    [Fact]
-    public void BFloat16ComputeRunsAndStaysCloseToFloat32()
-    {
-        using var backbone = TinyModels.Backbone();
-        using var model = new PromptedVisionTransformer(backbone, Options(), 5);
-        using var images = TinyModels.Images();
-        using var float32 = model.Predict(images);
-        model.SetComputePrecision(ScalarType.BFloat16);
-        try
-        {
-            using var bfloat16 = model.Predict(images);
-            Assert.Equal(ScalarType.Float32, bfloat16.dtype);
-            Assert.True(TinyModels.MaxAbsDifference(float32, bfloat16) < 0.5f);
-        }
-        finally
-        {
-            model.SetComputePrecision(ScalarType.Float32);
-        }
     }
 
     [Fact]
@@ -339,5 +321,14 @@ public sealed class SepTests
         var hidden = torch.matmul(LayerNorm(z, "ln_b"), P("mlp_fc.weight").t());
         var mlp = torch.matmul(hidden * torch.sigmoid(1.702 * hidden), P("mlp_proj.weight").t());
         return s2 * z + (1 - s2) * mlp;
+    }
+
+    private static Tensor Features(VisionTransformer backbone, PromptedVisionTransformer model, Tensor images)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        model.SetTrainingMode(false);
+        var context = backbone.Run(images, model.Method, ForwardContext.Inference);
+        return model.Method.SelectFeatures(context).MoveToOuterDisposeScope();               // [B, D]
     }
 }
