@@ -90,10 +90,10 @@ internal static class OursWorker
     {
         torch.set_num_threads(s.Threads);
         using var model = CreateModel(s);
-        // One epoch covers every probe, as in a real run whose epochs are long: end-of-epoch work (the library trims
-        // glibc's arenas then) does not repeat every few steps.
+        // One epoch covers every probe and ends after the last one, as in a real run whose epochs are long: end-of-epoch
+        // work (the library trims glibc's arenas then) neither repeats every few steps nor runs before a probe.
         int last = probes.Max();
-        int stepsPerEpoch = last;
+        int stepsPerEpoch = last + 1;
         using var data = RandomData(s.Model, stepsPerEpoch * s.Batch, s.Seed);
         var rss = new Dictionary<string, double>();
         long live = 0;
