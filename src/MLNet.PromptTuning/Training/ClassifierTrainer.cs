@@ -242,10 +242,10 @@ public sealed class ClassifierTrainer
                 // The step's scope has freed its tensors: collect their wrappers before the GC's young generation grows
                 // to its full budget. glibc's arenas are trimmed once per epoch only: a trim hands back pages that the
                 // next steps fault in again, which costs time and lowers the average but not the peak.
-                NativeHeap.CollectYoungObjects();
+                MemoryRelease.CollectYoungObjects();
                 if (step == stepsPerEpoch - 1)
                 {
-                    NativeHeap.Trim();
+                    MemoryRelease.TrimNativeHeap();
                 }
             }
 

@@ -57,7 +57,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         var never = TrainToy(options with { ReleaseMemoryEveryNSteps = 0 });
 
         ToyData.AssertSameWeights(never, everyStep);
-        Assert.Equal(OperatingSystem.IsLinux(), MLNet.PromptTuning.Runtime.NativeHeap.Trim());
+        Assert.Equal(OperatingSystem.IsLinux(), MLNet.PromptTuning.Runtime.MemoryRelease.TrimNativeHeap());
     }
 
     [Theory]

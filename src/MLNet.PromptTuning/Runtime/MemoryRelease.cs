@@ -12,7 +12,7 @@ namespace MLNet.PromptTuning.Runtime;
 /// until <c>malloc_trim(0)</c> releases their free pages.</item>
 /// </list>
 /// </summary>
-internal static class NativeHeap
+internal static class MemoryRelease
 {
     private static volatile bool _trimUnavailable;
 
@@ -20,7 +20,7 @@ internal static class NativeHeap
     public static void CollectYoungObjects() => GC.Collect(0, GCCollectionMode.Forced, blocking: true);
 
     /// <summary>Calls glibc's <c>malloc_trim(0)</c>; returns false where it does not exist (Windows, macOS, musl).</summary>
-    public static bool Trim()
+    public static bool TrimNativeHeap()
     {
         if (_trimUnavailable || !OperatingSystem.IsLinux())
         {
