@@ -33,35 +33,8 @@ internal abstract class ImageRowReader
         new($"Row {Row.Position} of image column '{Column.Column.Name}' {problem}", inner);
 
     /// <summary>Planar uint8 [C, H, W] from an MLImage (BGRA32 or RGBA32, what ML.NET's SkiaSharp decoder yields).</summary>
-    private protected torch.Tensor FromImage(MLImage image)
-    {
-        int red, green, blue;
-        switch (image.PixelFormat)
-        {
-            case MLPixelFormat.Bgra32:
-                (red, green, blue) = (2, 1, 0);
-                break;
-            case MLPixelFormat.Rgba32:
-                (red, green, blue) = (0, 1, 2);
-                break;
-            default:
-                throw RowError($"has pixel format {image.PixelFormat}; expected Bgra32 or Rgba32.");
-        }
-
-        int width = image.Width;
-        int height = image.Height;
-        ReadOnlySpan<byte> pixels = image.Pixels;
-        int pixelCount = checked(width * height);
-        if (width <= 0 || height <= 0 || image.BitsPerPixel != 32 || pixels.Length != pixelCount * 4)
-        {
-            throw RowError($"holds a {width}x{height} image with {image.BitsPerPixel} bits per pixel and " +
-                           $"{pixels.Length} bytes of pixels; expected a non-empty 32-bit image without row padding.");
-        }
-
-        var planar = new byte[Channels * pixelCount];
-        PixelConversion.InterleavedToPlanar(pixels, pixelCount, 4, red, green, blue, Channels, planar);
-        return torch.tensor(planar, new long[] { Channels, height, width });
-    }
+    private protected torch.Tensor FromImage(MLImage image) =>
+        torch.tensor(MLImagePlanes.ToPlanar(image, Channels, p => RowError(p)), new long[] { Channels, image.Height, image.Width });
 }
 
 /// <summary>Reads <c>MLImage</c> values.</summary>

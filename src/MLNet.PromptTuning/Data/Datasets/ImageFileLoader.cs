@@ -114,30 +114,7 @@ public static class ImageFileLoader
 
         using (image)
         {
-            int red, green, blue;
-            switch (image.PixelFormat)
-            {
-                case MLPixelFormat.Bgra32:
-                    (red, green, blue) = (2, 1, 0);
-                    break;
-                case MLPixelFormat.Rgba32:
-                    (red, green, blue) = (0, 1, 2);
-                    break;
-                default:
-                    throw new InvalidDataException($"'{path}' decoded to pixel format {image.PixelFormat}; expected Bgra32 or Rgba32.");
-            }
-
-            int pixelCount = checked(image.Width * image.Height);
-            var pixels = image.Pixels;
-            if (image.BitsPerPixel != 32 || pixels.Length != pixelCount * 4)
-            {
-                throw new InvalidDataException(
-                    $"'{path}' decoded to {image.Width}x{image.Height} with {image.BitsPerPixel} bits per pixel and " +
-                    $"{pixels.Length} bytes; expected 32-bit pixels without row padding.");
-            }
-
-            var planar = new byte[channels * pixelCount];
-            PixelConversion.InterleavedToPlanar(pixels, pixelCount, 4, red, green, blue, channels, planar);
+            var planar = MLImagePlanes.ToPlanar(image, channels, p => new InvalidDataException($"'{path}' {p}"));
             return new DecodedImage(planar, image.Height, image.Width);
         }
     }
