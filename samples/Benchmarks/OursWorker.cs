@@ -93,8 +93,7 @@ internal static class OursWorker
         // One epoch covers every probe and ends after the last one, as in a real run whose epochs are long: end-of-epoch
         // work (the library trims glibc's arenas then) neither repeats every few steps nor runs before a probe.
         int last = probes.Max();
-        int stepsPerEpoch = last + 1;
-        using var data = RandomData(s.Model, stepsPerEpoch * s.Batch, s.Seed);
+        using var data = RandomData(s.Model, (last + 1) * s.Batch, s.Seed);
         var rss = new Dictionary<string, double>();
         long live = 0;
         using var cts = new CancellationTokenSource();
@@ -120,7 +119,7 @@ internal static class OursWorker
         var wall = Stopwatch.StartNew();
         try
         {
-            new ClassifierTrainer(Options(s, epochs: (last + stepsPerEpoch - 1) / stepsPerEpoch), progress: progress)
+            new ClassifierTrainer(Options(s, epochs: 1), progress: progress)
                 .Train(model, data, cancellationToken: cts.Token);
         }
         catch (OperationCanceledException)

@@ -33,14 +33,7 @@ public sealed class PromptMethodContractTests
         model.SetTrainingMode(true);
         using (torch.NewDisposeScope())
         {
-            var output = model.Forward(TinyModels.Images(), new ForwardContext(true, 0));
-            var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
-            foreach (var auxiliary in output.AuxiliaryLosses)
-            {
-                loss = loss + auxiliary.Value;
-            }
-
-            loss.backward();
+            TrainingLoss(model, TinyModels.Images()).backward();
             foreach (var (parameterName, parameter) in model.named_parameters())
             {
                 if (parameter.requires_grad)
@@ -115,14 +108,7 @@ public sealed class PromptMethodContractTests
 
             model.SetTrainingMode(true);
             using var scope = torch.NewDisposeScope();
-            var output = model.Forward(images, new ForwardContext(true, 0));
-            var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
-            foreach (var auxiliary in output.AuxiliaryLosses)
-            {
-                loss = loss + auxiliary.Value;
-            }
-
-            loss.backward();
+            TrainingLoss(model, images).backward();
             foreach (var (parameterName, parameter) in model.named_parameters().Where(p => p.parameter.requires_grad))
             {
                 Assert.Equal(ScalarType.Float32, parameter.dtype);
@@ -134,6 +120,19 @@ public sealed class PromptMethodContractTests
         {
             model.SetComputePrecision(ScalarType.Float32);
         }
+    }
+
+    /// <summary>Cross-entropy of a training pass over four images (labels 0-3) plus the method's auxiliary losses.</summary>
+    private static Tensor TrainingLoss(PromptedVisionTransformer model, Tensor images)
+    {
+        var output = model.Forward(images, new ForwardContext(true, 0));
+        var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
+        foreach (var auxiliary in output.AuxiliaryLosses)
+        {
+            loss = loss + auxiliary.Value;
+        }
+
+        return loss;
     }
 
     private static Dictionary<string, Tensor> Snapshot(Dictionary<string, Tensor> state) =>
@@ -150,14 +149,7 @@ public sealed class PromptMethodContractTests
         {
             using var scope = torch.NewDisposeScope();
             optimizer.zero_grad();
-            var output = model.Forward(TinyModels.Images(seed: step), new ForwardContext(true, 0));
-            var loss = nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 }));
-            foreach (var auxiliary in output.AuxiliaryLosses)
-            {
-                loss = loss + auxiliary.Value;
-            }
-
-            loss.backward();
+            TrainingLoss(model, TinyModels.Images(seed: step)).backward();
             optimizer.step();
         }
 
