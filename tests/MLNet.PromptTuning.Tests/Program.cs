@@ -1,4 +1,5 @@
 using MLNet.PromptTuning.Tests.Interop;
+using MLNet.PromptTuning.Tests.Runtime;
 
 namespace MLNet.PromptTuning.Tests;
 
@@ -16,7 +17,13 @@ internal static class Program
             return SavedModelScorer.Run(args.Skip(1).ToArray());
         }
 
+        if (args.Length == 1 && args[0] == TorchNativeProbe.Command)
+        {
+            return TorchNativeProbe.Run();
+        }
+
         Console.Error.WriteLine($"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>");
+        Console.Error.WriteLine($"       {TorchNativeProbe.Command}");
         return 2;
     }
 }

@@ -296,7 +296,7 @@ public static class TorchNativeLibrary
     }
 
     /// <summary>The path of the loaded library named <paramref name="soname"/>, from /proc/self/maps; null if none.</summary>
-    private static string? FindLoadedLibrary(string soname)
+    internal static string? FindLoadedLibrary(string soname)
     {
         if (!NativeLibrary.TryLoad(soname, out _))
         {
