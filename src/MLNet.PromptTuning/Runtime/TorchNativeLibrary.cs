@@ -246,20 +246,21 @@ public static class TorchNativeLibrary
         }
 
         // <packages>/torchsharp/<version>/runtimes/linux-x64/native/libLibTorchSharp.so
-        var packages = Path.GetFullPath(Path.Combine(originalFolder, "..", "..", "..", "..", ".."));
+        var torchSharpPackage = Path.GetFullPath(Path.Combine(originalFolder, "..", "..", ".."));
         var version = LibtorchPackageVersion(torchAssembly);
-        var candidate = version is null
-            ? null
-            : Path.Combine(packages, "libtorch-cpu-linux-x64", version, "runtimes", "linux-x64", "native");
+        var candidate = Path.GetFileName(Path.GetDirectoryName(torchSharpPackage)) == "torchsharp" && version is not null
+            ? Path.Combine(torchSharpPackage, "..", "..", "libtorch-cpu-linux-x64", version, "runtimes", "linux-x64", "native")
+            : null;
         if (candidate is not null && File.Exists(Path.Combine(candidate, marker)))
         {
-            return candidate;
+            return Path.GetFullPath(candidate);
         }
 
+        var where = candidate is null ? "" : $" nor in '{Path.GetFullPath(candidate)}'";
         throw new DllNotFoundException(
-            $"libtorch was found neither beside TorchSharp's native library '{original}' nor in the package cache " +
-            $"('{candidate ?? packages}'). Reference the native backend package (TorchSharp-cpu, or " +
-            "TorchSharp-cuda-linux in an application) where TorchSharp is referenced.");
+            $"libtorch ({marker}) was found neither beside TorchSharp's native library '{original}'{where}. Reference " +
+            "the native backend package (TorchSharp-cpu, or TorchSharp-cuda-linux in an application) where TorchSharp " +
+            "is referenced.");
     }
 
     /// <summary>
