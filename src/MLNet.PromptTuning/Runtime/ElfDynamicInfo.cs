@@ -3,10 +3,16 @@ using System.Text;
 
 namespace MLNet.PromptTuning.Runtime;
 
-/// <summary>One symbol-version requirement of a shared library: <paramref name="Version"/> from <paramref name="File"/>.</summary>
-/// <param name="File">The library the version is needed from, as named in the requirement (for example <c>libstdc++.so.6</c>).</param>
+/// <summary>
+/// One symbol-version requirement of a shared library: <paramref name="Version"/> from <paramref name="File"/>.
+/// </summary>
+/// <param name="File">
+/// The library the version is needed from, as the requirement names it (for example <c>libstdc++.so.6</c>).
+/// </param>
 /// <param name="Version">The version name (for example <c>GLIBCXX_3.4.32</c>).</param>
-/// <param name="IsWeak">True when the requirement carries <c>VER_FLG_WEAK</c>: the loader then only warns if it is missing.</param>
+/// <param name="IsWeak">
+/// True when the requirement carries <c>VER_FLG_WEAK</c>: the loader then only warns if it is missing.
+/// </param>
 /// <param name="FlagsOffset">File offset of the requirement's 16-bit flags field.</param>
 internal readonly record struct ElfVersionNeed(string File, string Version, bool IsWeak, int FlagsOffset);
 
@@ -68,7 +74,7 @@ internal sealed class ElfDynamicInfo
         }
     }
 
-    /// <summary>Sets <c>VER_FLG_WEAK</c> on <paramref name="need"/> in <paramref name="image"/> (a two-byte change).</summary>
+    /// <summary>Sets <c>VER_FLG_WEAK</c> on <paramref name="need"/> in <paramref name="image"/>: one bit.</summary>
     public static void MarkWeak(Span<byte> image, ElfVersionNeed need)
     {
         var flags = BinaryPrimitives.ReadUInt16LittleEndian(image[need.FlagsOffset..]);
@@ -132,7 +138,8 @@ internal sealed class ElfDynamicInfo
         }
     }
 
-    private static void ReadNeeds(ReadOnlySpan<byte> image, int table, int count, int strings, List<ElfVersionNeed> needs)
+    private static void ReadNeeds(
+        ReadOnlySpan<byte> image, int table, int count, int strings, List<ElfVersionNeed> needs)
     {
         var entry = table;
         for (var n = 0; n < count; n++)

@@ -27,7 +27,7 @@ public static class TorchNativeLibrary
     /// <summary>The environment variable that turns the adjustment off when set to <c>1</c> or <c>true</c>.</summary>
     public const string DisableVariable = "MLNET_PROMPTTUNING_DISABLE_NATIVE_FIX";
 
-    /// <summary>The one version requirement that is made weak: libstdc++'s <c>std::ios_base_library_init()</c>.</summary>
+    /// <summary>The one version need made weak (libstdc++'s <c>std::ios_base_library_init()</c>).</summary>
     internal const string WeakenedVersion = "GLIBCXX_3.4.32";
 
     internal const string LibraryFileName = "libLibTorchSharp.so";
@@ -50,7 +50,7 @@ public static class TorchNativeLibrary
     /// </summary>
     /// <exception cref="NotSupportedException">The system libraries lack other versions TorchSharp needs.</exception>
     /// <exception cref="IOException">The adjusted copy could not be written to the cache folder.</exception>
-    /// <exception cref="DllNotFoundException">A library TorchSharp's native library links to could not be loaded.</exception>
+    /// <exception cref="DllNotFoundException">A library that TorchSharp's library links to did not load.</exception>
     public static void EnsureLoaded()
     {
         lock (Gate)
@@ -76,11 +76,14 @@ public static class TorchNativeLibrary
     internal static void OnLibraryFirstUse() => EnsureLoaded();
 
     /// <summary>
-    /// Reads, and if needed writes, the adjusted copy of <paramref name="original"/>; returns its path and the
-    /// libraries it links to, or null when <paramref name="loadedLibStdCxx"/> needs no adjustment.
+    /// Reads, and if needed writes, the adjusted copy of <paramref name="original"/> under <paramref name="cacheRoot"/>
+    /// (asked for only when a copy is needed); returns its path and the libraries it links to, or null when
+    /// <paramref name="loadedLibStdCxx"/> provides the version.
     /// </summary>
+    /// <exception cref="NotSupportedException">The libstdc++ lacks other versions the library needs.</exception>
+    /// <exception cref="IOException">The copy could not be written.</exception>
     internal static (string Path, IReadOnlyList<string> NeededLibraries)? PrepareAdjustedCopy(
-        string original, string cacheRoot, string loadedLibStdCxx)
+        string original, Func<string> cacheRoot, string loadedLibStdCxx)
     {
         var image = File.ReadAllBytes(original);
         var versions = ElfDynamicInfo.Read(image, original);
@@ -97,35 +100,49 @@ public static class TorchNativeLibrary
         }
 
         var missing = versions.Needs
-            .Where(n => n.File == LibStdCxx && !n.IsWeak && n.Version != WeakenedVersion && !provided.Contains(n.Version))
+            .Where(n => n is { File: LibStdCxx, IsWeak: false } && n.Version != WeakenedVersion
+                        && !provided.Contains(n.Version))
             .Select(n => n.Version)
             .ToList();
         if (missing.Count > 0)
         {
             throw new NotSupportedException(
-                $"TorchSharp's native library '{original}' needs {string.Join(", ", missing)} from {LibStdCxx}, which " +
-                $"this system's '{loadedLibStdCxx}' does not provide. It needs the libstdc++ of GCC 12 or later " +
-                "(Debian 12, Ubuntu 22.04, RHEL 9 or newer).");
+                $"TorchSharp's native library '{original}' needs {string.Join(", ", missing)} from {LibStdCxx}, " +
+                $"which this system's '{loadedLibStdCxx}' does not provide. It needs the libstdc++ of GCC 12 or " +
+                "later (Debian 12, Ubuntu 22.04 or newer).");
         }
 
         ElfDynamicInfo.MarkWeak(image, weakened);
-        var folder = Path.Combine(cacheRoot, Convert.ToHexStringLower(SHA256.HashData(image))[..16]);
+        var folder = Path.Combine(cacheRoot(), Convert.ToHexStringLower(SHA256.HashData(image))[..16]);
         var target = Path.Combine(folder, LibraryFileName);
-        if (!File.Exists(target) || !File.ReadAllBytes(target).AsSpan().SequenceEqual(image))
+        try
         {
-            WriteAtomically(folder, target, image);
+            if (!File.Exists(target) || !File.ReadAllBytes(target).AsSpan().SequenceEqual(image))
+            {
+                WriteAtomically(folder, target, image);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException(
+                $"Could not write the adjusted copy of TorchSharp's native library to '{target}': {e.Message} Set " +
+                "XDG_CACHE_HOME to a writable folder.", e);
         }
 
         return (target, versions.NeededLibraries);
     }
 
-    /// <summary>The per-user cache folder: <c>$XDG_CACHE_HOME/mlnet-prompttuning/native</c> or <c>~/.cache/...</c>.</summary>
+    /// <summary>The per-user cache: <c>$XDG_CACHE_HOME/mlnet-prompttuning/native</c> or <c>~/.cache/…</c>.</summary>
+    /// <exception cref="IOException">Neither an absolute <c>XDG_CACHE_HOME</c> nor a home folder is set.</exception>
     internal static string DefaultCacheRoot()
     {
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) ? xdg
+            : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache")
+            : throw new IOException(
+                "TorchSharp's native library needs an adjusted copy on this system, but there is no home folder to " +
+                "keep it in. Set XDG_CACHE_HOME to a writable folder.");
         return Path.Combine(root, "mlnet-prompttuning", "native");
     }
 
@@ -143,21 +160,7 @@ public static class TorchNativeLibrary
             return; // no libstdc++ in this process (not a glibc system): nothing to compare against
         }
 
-        var cacheRoot = DefaultCacheRoot();
-        (string Path, IReadOnlyList<string> NeededLibraries)? adjusted;
-        try
-        {
-            adjusted = PrepareAdjustedCopy(original, cacheRoot, libStdCxx);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new IOException(CacheErrorMessage(cacheRoot, e.Message), e);
-        }
-        catch (IOException e)
-        {
-            throw new IOException(CacheErrorMessage(cacheRoot, e.Message), e);
-        }
-
+        var adjusted = PrepareAdjustedCopy(original, DefaultCacheRoot, libStdCxx);
         if (adjusted is null)
         {
             return;
@@ -200,10 +203,6 @@ public static class TorchNativeLibrary
 
     private static IntPtr ResolveTorchSharpImport(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
         name == LibraryImportName ? s_handle : IntPtr.Zero;
-
-    private static string CacheErrorMessage(string cacheRoot, string reason) =>
-        $"Could not write the adjusted copy of TorchSharp's native library under '{cacheRoot}': {reason} Set " +
-        "XDG_CACHE_HOME to a writable folder.";
 
     /// <summary>
     /// Finds <c>libLibTorchSharp.so</c> where the runtime would: the application's native search folders (build
@@ -248,8 +247,10 @@ public static class TorchNativeLibrary
         // <packages>/torchsharp/<version>/runtimes/linux-x64/native/libLibTorchSharp.so
         var torchSharpPackage = Path.GetFullPath(Path.Combine(originalFolder, "..", "..", ".."));
         var version = LibtorchPackageVersion(torchAssembly);
-        var candidate = Path.GetFileName(Path.GetDirectoryName(torchSharpPackage)) == "torchsharp" && version is not null
-            ? Path.Combine(torchSharpPackage, "..", "..", "libtorch-cpu-linux-x64", version, "runtimes", "linux-x64", "native")
+        var inPackageCache = Path.GetFileName(Path.GetDirectoryName(torchSharpPackage)) == "torchsharp";
+        var candidate = inPackageCache && version is not null
+            ? Path.Combine(torchSharpPackage, "..", "..", "libtorch-cpu-linux-x64", version, "runtimes", "linux-x64",
+                "native")
             : null;
         if (candidate is not null && File.Exists(Path.Combine(candidate, marker)))
         {
@@ -258,9 +259,9 @@ public static class TorchNativeLibrary
 
         var where = candidate is null ? "" : $" nor in '{Path.GetFullPath(candidate)}'";
         throw new DllNotFoundException(
-            $"libtorch ({marker}) was found neither beside TorchSharp's native library '{original}'{where}. Reference " +
-            "the native backend package (TorchSharp-cpu, or TorchSharp-cuda-linux in an application) where TorchSharp " +
-            "is referenced.");
+            $"libtorch ({marker}) was found neither beside TorchSharp's native library '{original}'{where}. " +
+            "Reference the native backend package (TorchSharp-cpu, or TorchSharp-cuda-linux in an application) where " +
+            "TorchSharp is referenced.");
     }
 
     /// <summary>
@@ -296,7 +297,7 @@ public static class TorchNativeLibrary
         }
     }
 
-    /// <summary>The path of the loaded library named <paramref name="soname"/>, from /proc/self/maps; null if none.</summary>
+    /// <summary>The file of the loaded library <paramref name="soname"/> (from /proc/self/maps), or null.</summary>
     internal static string? FindLoadedLibrary(string soname)
     {
         if (!NativeLibrary.TryLoad(soname, out _))
@@ -307,13 +308,11 @@ public static class TorchNativeLibrary
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
             var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length == 6 && fields[5].StartsWith('/'))
+            var path = fields.Length == 6 ? fields[5].Trim() : "";
+            var file = Path.GetFileName(path);
+            if (path.StartsWith('/') && (file == soname || file.StartsWith(soname + ".", StringComparison.Ordinal)))
             {
-                var file = Path.GetFileName(fields[5]);
-                if (file == soname || file.StartsWith(soname + ".", StringComparison.Ordinal))
-                {
-                    return fields[5];
-                }
+                return path;
             }
         }
 

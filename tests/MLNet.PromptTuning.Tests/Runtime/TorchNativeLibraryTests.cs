@@ -84,7 +84,7 @@ public sealed class TorchNativeLibraryTests : IDisposable
         var libStdCxx = WriteLibStdCxx(defines: false);
         var cache = Path.Combine(_folder, "cache");
 
-        var first = TorchNativeLibrary.PrepareAdjustedCopy(Original, cache, libStdCxx);
+        var first = TorchNativeLibrary.PrepareAdjustedCopy(Original, () => cache, libStdCxx);
 
         Assert.NotNull(first);
         Assert.StartsWith(cache + Path.DirectorySeparatorChar, first.Value.Path);
@@ -96,7 +96,7 @@ public sealed class TorchNativeLibraryTests : IDisposable
 
         var written = File.GetLastWriteTimeUtc(first.Value.Path);
         File.SetLastWriteTimeUtc(first.Value.Path, written.AddHours(-1)); // a rewrite would move it forward again
-        var second = TorchNativeLibrary.PrepareAdjustedCopy(Original, cache, libStdCxx);
+        var second = TorchNativeLibrary.PrepareAdjustedCopy(Original, () => cache, libStdCxx);
         Assert.Equal(first.Value.Path, second?.Path);
         Assert.Equal(written.AddHours(-1), File.GetLastWriteTimeUtc(first.Value.Path));
     }
@@ -106,14 +106,29 @@ public sealed class TorchNativeLibraryTests : IDisposable
     {
         var libStdCxx = WriteLibStdCxx(defines: false);
         var cache = Path.Combine(_folder, "cache");
-        var path = TorchNativeLibrary.PrepareAdjustedCopy(Original, cache, libStdCxx)!.Value.Path;
+        var path = TorchNativeLibrary.PrepareAdjustedCopy(Original, () => cache, libStdCxx)!.Value.Path;
         var good = File.ReadAllBytes(path);
         File.WriteAllBytes(path, good.AsSpan(0, good.Length / 2).ToArray());
 
-        TorchNativeLibrary.PrepareAdjustedCopy(Original, cache, libStdCxx);
+        TorchNativeLibrary.PrepareAdjustedCopy(Original, () => cache, libStdCxx);
 
         Assert.Equal(good, File.ReadAllBytes(path));
         Assert.Single(Directory.GetFiles(cache, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void AnUnwritableCacheIsAnErrorThatSaysWhereAndWhatToDo()
+    {
+        var libStdCxx = WriteLibStdCxx(defines: false);
+        var notAFolder = Path.Combine(_folder, "file");
+        File.WriteAllText(notAFolder, "");
+
+        var e = Assert.Throws<IOException>(
+            () => TorchNativeLibrary.PrepareAdjustedCopy(Original, () => notAFolder, libStdCxx));
+
+        Assert.Contains($"Could not write the adjusted copy of TorchSharp's native library to '{notAFolder}/",
+            e.Message);
+        Assert.Contains("Set XDG_CACHE_HOME to a writable folder.", e.Message);
     }
 
     [Fact]
@@ -122,7 +137,7 @@ public sealed class TorchNativeLibraryTests : IDisposable
         var libStdCxx = WriteLibStdCxx(defines: true);
         var cache = Path.Combine(_folder, "cache");
 
-        Assert.Null(TorchNativeLibrary.PrepareAdjustedCopy(Original, cache, libStdCxx));
+        Assert.Null(TorchNativeLibrary.PrepareAdjustedCopy(Original, () => cache, libStdCxx));
         Assert.False(Directory.Exists(cache));
     }
 
@@ -131,7 +146,7 @@ public sealed class TorchNativeLibraryTests : IDisposable
     {
         // A "libstdc++" that defines no GLIBCXX version at all: TorchSharp's library itself.
         var e = Assert.Throws<NotSupportedException>(
-            () => TorchNativeLibrary.PrepareAdjustedCopy(Original, Path.Combine(_folder, "cache"), Original));
+            () => TorchNativeLibrary.PrepareAdjustedCopy(Original, () => Path.Combine(_folder, "cache"), Original));
 
         Assert.Contains($"'{Original}' needs ", e.Message);
         Assert.Contains("GLIBCXX_3.4.30", e.Message);
