@@ -142,7 +142,7 @@ public sealed class HostileFileTests : IDisposable
         var error = Assert.Throws<CheckpointMismatchException>(() => BackboneCheckpoint.Load(backbone, path));
         Assert.Equal(["blocks.0.norm1.bias (Int32)"], error.NonFloatingKeys);
         Assert.Contains("integer tensors for floating-point parameters", error.Message);
-        Assert.True(before.equal(backbone.state_dict()["blocks.0.norm1.bias"]));
+        Assert.True(before.equal(backbone.state_dict()["blocks.0.norm1.bias"]).all().item<bool>());
     }
 
     [Fact]
