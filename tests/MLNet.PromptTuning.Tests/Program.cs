@@ -1,10 +1,12 @@
 using MLNet.PromptTuning.Tests.Interop;
+using MLNet.PromptTuning.Tests.Reliability;
 
 namespace MLNet.PromptTuning.Tests;
 
 /// <summary>
 /// The test assembly doubles as a small console program, so a test can load a saved model in a fresh process
-/// (<c>dotnet MLNet.PromptTuning.Tests.dll score-saved-model …</c>) with the same dependencies as the tests.
+/// (<c>dotnet MLNet.PromptTuning.Tests.dll score-saved-model …</c>) with the same dependencies as the tests, and so
+/// the reliability harnesses can run fuzz cases and kill-during-save writers in child processes.
 /// The test SDK's generated empty entry point is turned off in the project file.
 /// </summary>
 internal static class Program
@@ -16,7 +18,19 @@ internal static class Program
             return SavedModelScorer.Run(args.Skip(1).ToArray());
         }
 
-        Console.Error.WriteLine($"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>");
+        switch (args.FirstOrDefault())
+        {
+            case FuzzChild.Command:
+                return FuzzChild.Run(args[1..]);
+            case FuzzCommand.Command:
+                return FuzzCommand.Run(args[1..]);
+            case KillDuringSave.Command:
+                return KillDuringSave.RunChild(args[1..]);
+        }
+
+        Console.Error.WriteLine($"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>\n" +
+                                $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
+                                "[--formats safetensors,npy,npz,pth]");
         return 2;
     }
 }

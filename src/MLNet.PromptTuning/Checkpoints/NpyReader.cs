@@ -111,6 +111,12 @@ public static class NpyReader
         }
 
         var major = preamble[6];
+        if (preamble[7] != 0)
+        {
+            throw new NotSupportedException($"'{source}' uses .npy format version {major}.{preamble[7]}; " +
+                                            "versions 1.0, 2.0 and 3.0 are supported.");
+        }
+
         int length;
         if (major == 1)
         {

@@ -120,7 +120,7 @@ public sealed class PersistenceTests
             $"The fresh process exited with {process.ExitCode}.\nstdout:\n{stdout.Result}\nstderr:\n{stderr.Result}");
     }
 
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         string? current = Environment.ProcessPath;
         if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")

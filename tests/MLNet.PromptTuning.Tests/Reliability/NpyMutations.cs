@@ -66,7 +66,10 @@ internal static class NpyMutations
                 var start = header.IndexOf("'descr': '", StringComparison.Ordinal) + "'descr': '".Length;
                 var end = header.IndexOf('\'', start);
                 var old = header[start..end];
-                var sameMeaning = descr == old || (descr == "=f4" && old == "<f4");
+                // A descr of the same element size reinterprets the bytes consistently (float32 read as int32):
+                // the format cannot tell; a loader that expects floats refuses integers.
+                var sameSize = descr is "<i4" or "=f4" && old is "<f4" or "<i4";
+                var sameMeaning = descr == old || sameSize;
                 return Rebuild("npy-descr", $"descr '{old}' changed to '{descr}'",
                     header[..start] + descr + header[end..], data, !sameMeaning);
             }
