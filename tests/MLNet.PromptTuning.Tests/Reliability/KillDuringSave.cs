@@ -32,7 +32,10 @@ internal static class KillDuringSave
     /// <param name="kills">How many children to kill.</param>
     /// <param name="seed">Seeds the random kill moments.</param>
     /// <param name="directory">An empty folder for the saved path.</param>
-    /// <param name="maxDelay">Kills land uniformly within this long after the child's first completed save.</param>
+    /// <param name="maxDelay">
+    /// The longest wait before a kill: kills land uniformly within one save cycle (timed on the child's second save),
+    /// or within this long if a cycle is longer.
+    /// </param>
     /// <exception cref="InvalidOperationException">A round found a torn or missing file, or stale temporaries.</exception>
     public static KillReport Run(SaveTarget target, int kills, int seed, string directory, TimeSpan maxDelay)
     {
@@ -48,7 +51,8 @@ internal static class KillDuringSave
                 (lastSaved + 1).ToString(CultureInfo.InvariantCulture));
             var reported = lastSaved;
 
-            // Wait for one complete save (so start-up is not what gets killed), then kill within maxDelay.
+            // Wait for two complete saves (so start-up is not what gets killed, and to time one save), then kill at a
+            // uniformly random moment of the next save cycle.
             reported = ReadSaved(child, reported, TimeSpan.FromMinutes(2), untilFirst: true);
             if (leftBefore > 0 && Temporaries(directory, target).Count >= leftBefore + 1)
             {
@@ -56,7 +60,10 @@ internal static class KillDuringSave
                     $"Round {round}: the killed save's temporary file was not removed by the next save.");
             }
 
-            var delay = TimeSpan.FromMilliseconds(random.NextDouble() * maxDelay.TotalMilliseconds);
+            var cycle = Stopwatch.StartNew();
+            reported = ReadSaved(child, reported, TimeSpan.FromMinutes(2), untilFirst: true);
+            var interval = TimeSpan.FromTicks(Math.Min(cycle.Elapsed.Ticks, maxDelay.Ticks));
+            var delay = TimeSpan.FromMilliseconds(random.NextDouble() * interval.TotalMilliseconds);
             reported = ReadSaved(child, reported, delay, untilFirst: false);
             child.Kill();
             while (child.TryReadLine(TimeSpan.FromMilliseconds(200), out var line) && line is not null)
