@@ -28,9 +28,10 @@ internal static class Program
                 return KillDuringSave.RunChild(args[1..]);
         }
 
-        Console.Error.WriteLine($"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>\n" +
-                                $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
-                                "[--formats safetensors,npy,npz,pth]");
+        Console.Error.WriteLine(
+            $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>\n" +
+            $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
+            "[--formats safetensors,npy,npz,pth]");
         return 2;
     }
 }

@@ -214,7 +214,8 @@ public sealed class BackboneCheckpoint : IDisposable
         {
             // The real cause first: bytes that are no weights file at all are reported as such, whatever the name.
             var kind = CheckpointFileSniffer.Sniff(path);
-            if (kind == CheckpointFileKind.Unknown && !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            if (kind == CheckpointFileKind.Unknown &&
+                !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             {
                 throw NotAWeightsFile(path);
             }
@@ -273,7 +274,9 @@ public sealed class BackboneCheckpoint : IDisposable
     /// <param name="path">A <c>.safetensors</c> or <c>.npz</c> file.</param>
     /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it.</param>
     /// <param name="options">Adaptation options; null for the defaults.</param>
-    /// <exception cref="CheckpointMismatchException">The checkpoint does not fit the backbone; nothing was loaded.</exception>
+    /// <exception cref="CheckpointMismatchException">
+    /// The checkpoint does not fit the backbone; nothing was loaded.
+    /// </exception>
     /// <exception cref="InvalidDataException">See <see cref="Read"/>.</exception>
     /// <exception cref="NotSupportedException">See <see cref="Read"/>.</exception>
     public static CheckpointLoadReport Load(
@@ -294,7 +297,9 @@ public sealed class BackboneCheckpoint : IDisposable
     /// loaded. The head is never loaded.
     /// </summary>
     /// <returns>What was loaded and adapted.</returns>
-    /// <exception cref="CheckpointMismatchException">The checkpoint does not fit the backbone; nothing was loaded.</exception>
+    /// <exception cref="CheckpointMismatchException">
+    /// The checkpoint does not fit the backbone; nothing was loaded.
+    /// </exception>
     public CheckpointLoadReport LoadInto(VisionTransformer backbone, CheckpointLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(backbone);

@@ -18,7 +18,7 @@ public sealed class CheckpointMismatchException : ArgumentException
     {
     }
 
-    /// <summary>Creates the exception with the lists it reports, including parameters given a non-floating tensor.</summary>
+    /// <summary>Creates the exception with its lists, including parameters given an integer tensor.</summary>
     public CheckpointMismatchException(
         string message,
         IReadOnlyList<string> missingKeys,

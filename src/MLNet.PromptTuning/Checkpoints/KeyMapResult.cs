@@ -16,9 +16,9 @@ internal sealed class KeyMapResult
     public List<string> Ignored { get; } = [];
 
     /// <summary>
-    /// Sets a classifier head tensor aside. Only <c>head.weight</c> and <c>head.bias</c> exist in the supported layouts;
-    /// any other name (a damaged key, or a head this library does not model) is refused rather than dropped, so that a
-    /// renamed tensor cannot silently go missing.
+    /// Sets a classifier head tensor aside. Only <c>head.weight</c> and <c>head.bias</c> exist in the supported
+    /// layouts; any other name (a damaged key, or a head this library does not model) is refused rather than dropped,
+    /// so that a renamed tensor cannot silently go missing.
     /// </summary>
     public void AddHead(string key, Tensor tensor, string sourceKey)
     {

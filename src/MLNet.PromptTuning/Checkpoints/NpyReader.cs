@@ -21,7 +21,9 @@ public static class NpyReader
 
     /// <summary>Reads a <c>.npy</c> file, which must hold exactly one array and nothing after it.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is truncated, has bytes after the array, or is not a .npy array.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is truncated, has bytes after the array, or is not a .npy array.
+    /// </exception>
     /// <exception cref="NotSupportedException">The element type or byte order is not supported.</exception>
     public static Tensor Read(string path)
     {
@@ -165,7 +167,8 @@ public static class NpyReader
         return NpyHeader.Parse(text.TrimEnd('\n', ' ', '\0'), source);
     }
 
-    private static readonly UTF8Encoding Utf8Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly UTF8Encoding Utf8Strict =
+        new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private static long ElementSize(ScalarType type) => type switch
     {
         ScalarType.Float64 or ScalarType.Int64 => 8,

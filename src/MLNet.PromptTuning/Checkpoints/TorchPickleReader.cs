@@ -8,25 +8,25 @@ using static TorchSharp.torch;
 namespace MLNet.PromptTuning.Checkpoints;
 
 /// <summary>
-/// Reads the tensors of a <c>torch.save</c> zip checkpoint, for <see cref="CheckpointLoadOptions.AllowPyTorchPickles"/>.
-/// The archive's entries are CRC-checked and <c>data.pkl</c> is checked opcode by opcode
-/// (<see cref="TorchPickleScanner"/>) before TorchSharp.PyBridge unpickles it into tensor descriptors; the tensors are
-/// then read here from their storage entries, after their shape, strides and offset have been checked against the
-/// storage's size. Views that share a storage (at any offset) are read correctly.
+/// Reads the tensors of a <c>torch.save</c> zip checkpoint, for
+/// <see cref="CheckpointLoadOptions.AllowPyTorchPickles"/>. The archive's entries are CRC-checked and <c>data.pkl</c>
+/// is checked opcode by opcode (<see cref="TorchPickleScanner"/>) before TorchSharp.PyBridge unpickles it into tensor
+/// descriptors; the tensors are then read here from their storage entries, after their shape, strides and offset have
+/// been checked against the storage's size. Views that share a storage (at any offset) are read correctly.
 /// </summary>
 internal static class TorchPickleReader
 {
     /// <summary>The largest <c>data.pkl</c> accepted: a state dict's pickle is about 100 bytes per tensor.</summary>
     public const long MaxPickleBytes = 64L << 20;
 
-    /// <summary>The tensors of the checkpoint, unwrapped from <c>{"model": ...}</c> or <c>{"state_dict": ...}</c>.</summary>
+    /// <summary>The checkpoint's tensors, unwrapped from <c>{"model": ...}</c> or <c>{"state_dict": ...}</c>.</summary>
     public static Dictionary<string, Tensor> Read(string path)
     {
         var archiveLength = new FileInfo(path).Length;
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         using var archive = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
-        var pickleEntry = archive.Entries.SingleOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)
-                                                              || e.FullName == "data.pkl")
+        var pickleEntry = archive.Entries.SingleOrDefault(
+                e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) || e.FullName == "data.pkl")
             ?? throw new InvalidDataException($"'{path}' has no single data.pkl entry; it is not a torch.save file.");
         RequireUniqueNames(archive, path);
         CheckPickle(pickleEntry, archiveLength, path);
@@ -133,7 +133,8 @@ internal static class TorchPickleReader
     {
         if (descriptor.ArchiveIndex < 0 || descriptor.ArchiveIndex >= archive.Entries.Count)
         {
-            throw new InvalidDataException($"Tensor '{key}' of '{path}' refers to a storage entry that does not exist.");
+            throw new InvalidDataException(
+                $"Tensor '{key}' of '{path}' refers to a storage entry that does not exist.");
         }
 
         var entry = archive.Entries[descriptor.ArchiveIndex];
@@ -162,7 +163,7 @@ internal static class TorchPickleReader
         }
     }
 
-    /// <summary>The tensor a descriptor describes, as a contiguous copy, after checking that it lies in the storage.</summary>
+    /// <summary>The tensor a descriptor describes, as a contiguous copy, once it is known to fit its storage.</summary>
     private static Tensor View(Tensor storage, TensorDescriptor descriptor, string key, string path)
     {
         var shape = descriptor.Shape;
@@ -187,8 +188,9 @@ internal static class TorchPickleReader
         if (!empty && last >= available)
         {
             throw new InvalidDataException(
-                $"Tensor '{key}' of '{path}' (shape [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}], " +
-                $"offset {descriptor.StorageOffset}) reaches element {last} of a {available}-element storage.");
+                $"Tensor '{key}' of '{path}' (shape [{string.Join(", ", shape)}], stride " +
+                $"[{string.Join(", ", stride)}], offset {descriptor.StorageOffset}) reaches element {last} of a " +
+                $"{available}-element storage.");
         }
 
         return empty

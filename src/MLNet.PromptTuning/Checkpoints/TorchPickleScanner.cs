@@ -25,7 +25,7 @@ internal static class TorchPickleScanner
         "torch BoolStorage",
     };
 
-    /// <summary>Throws <see cref="InvalidDataException"/> naming the first thing a tensor-only pickle cannot contain.</summary>
+    /// <summary>Throws <see cref="InvalidDataException"/> naming the first thing such a pickle cannot hold.</summary>
     public static void Check(ReadOnlySpan<byte> pickle, string source)
     {
         var position = 0;

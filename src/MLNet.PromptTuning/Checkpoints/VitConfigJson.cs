@@ -55,10 +55,12 @@ internal static class VitConfigJson
     /// <summary>
     /// Checks that the configuration describes exactly the tensors the file declares (names and shapes of every
     /// backbone parameter), so that a configuration edited or damaged in the file (a depth of 1000, a width of a
-    /// million) is refused before a model of that size is built. The tensors' shapes are themselves bounded by the file's
-    /// length, so a configuration that passes cannot make the caller allocate more than the file holds.
+    /// million) is refused before a model of that size is built. The tensors' shapes are themselves bounded by the
+    /// file's length, so a configuration that passes cannot make the caller allocate more than the file holds.
     /// </summary>
-    /// <exception cref="InvalidDataException">A parameter is missing or has another shape (names up to three).</exception>
+    /// <exception cref="InvalidDataException">
+    /// A parameter is missing or has another shape (names up to three).
+    /// </exception>
     public static void CheckAgainstTensors(VitConfig config, IReadOnlyList<SafeTensorInfo> tensors, string source)
     {
         var declared = tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
@@ -82,7 +84,8 @@ internal static class VitConfigJson
             }
         }
 
-        var strays = declared.Keys.Where(k => !expected.ContainsKey(k) && !k.StartsWith("head.", StringComparison.Ordinal))
+        var strays = declared.Keys
+            .Where(k => !expected.ContainsKey(k) && !k.StartsWith("head.", StringComparison.Ordinal))
             .Take(3 - Math.Min(problems.Count, 3)).Select(k => $"'{k}' is not a parameter of that configuration");
         problems.AddRange(strays);
         if (problems.Count > 0)
@@ -114,7 +117,8 @@ internal static class VitConfigJson
 
         if (problem is not null)
         {
-            throw new InvalidDataException($"The '{MetadataKey}' metadata of '{source}' describes an invalid ViT: {problem}.");
+            throw new InvalidDataException(
+                $"The '{MetadataKey}' metadata of '{source}' describes an invalid ViT: {problem}.");
         }
     }
 }

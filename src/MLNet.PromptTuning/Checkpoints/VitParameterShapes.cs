@@ -9,7 +9,7 @@ namespace MLNet.PromptTuning.Checkpoints;
 internal static class VitParameterShapes
 {
     /// <summary>Every parameter of <c>new VisionTransformer(config).state_dict()</c> with its shape.</summary>
-    /// <remarks>Uses 64-bit arithmetic throughout, so an absurd configuration gives absurd shapes, never an overflow.</remarks>
+    /// <remarks>64-bit arithmetic throughout: an absurd configuration gives absurd shapes, never an overflow.</remarks>
     public static Dictionary<string, long[]> For(VitConfig config)
     {
         long d = config.EmbedDim;

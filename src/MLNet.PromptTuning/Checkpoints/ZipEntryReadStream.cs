@@ -70,7 +70,7 @@ internal sealed class ZipEntryReadStream : Stream
         return new ZipEntryReadStream(entry.Open(), entry, source);
     }
 
-    /// <summary>The most bytes <paramref name="compressed"/> bytes of deflate data can expand to (1032:1, plus slack).</summary>
+    /// <summary>The most <paramref name="compressed"/> deflate bytes can expand to (1032:1, plus slack).</summary>
     public static long MaxExpandedLength(long compressed) =>
         compressed > long.MaxValue / 1032 ? long.MaxValue : (compressed * 1032) + 1024;
 
@@ -78,7 +78,9 @@ internal sealed class ZipEntryReadStream : Stream
     /// Reads whatever is left of the entry and checks that it held exactly the recorded number of bytes with the
     /// recorded CRC-32. <paramref name="trailing"/> says what unread bytes would mean, for the message.
     /// </summary>
-    /// <exception cref="InvalidDataException">The entry is longer or shorter than recorded, or its CRC differs.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The entry is longer or shorter than recorded, or its CRC differs.
+    /// </exception>
     public void VerifyComplete(string trailing)
     {
         Span<byte> probe = stackalloc byte[4096];

@@ -32,7 +32,8 @@ internal static class AtomicFile
         var temporary = TemporaryPath(fullPath);
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var stream = new FileStream(
+                       temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
@@ -137,7 +138,7 @@ internal static class AtomicFile
         }
     }
 
-    /// <summary>Makes a rename in <paramref name="directory"/> durable (POSIX needs the folder itself synced).</summary>
+    /// <summary>Makes a rename in <paramref name="directory"/> durable (POSIX needs the folder synced).</summary>
     private static void FlushDirectory(string directory)
     {
         if (OperatingSystem.IsWindows())

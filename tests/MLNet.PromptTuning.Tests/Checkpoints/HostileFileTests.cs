@@ -101,7 +101,10 @@ public sealed class HostileFileTests : IDisposable
     public void SafeTensorsHoleBetweenTensorsIsRefused()
     {
         var path = WriteSafeTensors(
-            """{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""",
+            """
+            {"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},
+             "b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}
+            """,
             new byte[12]);
         var error = Assert.Throws<InvalidDataException>(() => SafeTensorsReader.Open(path).Dispose());
         Assert.Contains("hole of 4 bytes before tensor 'b'", error.Message);
@@ -128,7 +131,8 @@ public sealed class HostileFileTests : IDisposable
         Assert.Contains("1 NaN", error.Message);
         Assert.Contains("AllowNonFiniteWeights", error.Message);
 
-        using var checkpoint = BackboneCheckpoint.Read(path, options: new CheckpointLoadOptions { AllowNonFiniteWeights = true });
+        var allow = new CheckpointLoadOptions { AllowNonFiniteWeights = true };
+        using var checkpoint = BackboneCheckpoint.Read(path, options: allow);
         Assert.True(checkpoint.Tensors["blocks.1.mlp.fc2.bias"][3].isnan().item<bool>());
     }
 
@@ -196,7 +200,8 @@ public sealed class HostileFileTests : IDisposable
         return path;
     }
 
-    private string WriteSafeTensors(string header, byte[] data) => WriteSafeTensors(Encoding.UTF8.GetBytes(header), data);
+    private string WriteSafeTensors(string header, byte[] data) =>
+        WriteSafeTensors(Encoding.UTF8.GetBytes(header), data);
 
     private string WriteSafeTensors(byte[] header, byte[] data)
     {

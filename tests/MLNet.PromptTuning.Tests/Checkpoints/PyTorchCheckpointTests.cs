@@ -72,7 +72,8 @@ public sealed class PyTorchCheckpointTests
     [Fact]
     public void WithoutTheOptionPicklesAreRefusedWithTheConversionRecipe()
     {
-        var error = Assert.Throws<NotSupportedException>(() => BackboneCheckpoint.Read(CheckpointFixtures.Path("vit_timm.pth")));
+        var path = CheckpointFixtures.Path("vit_timm.pth");
+        var error = Assert.Throws<NotSupportedException>(() => BackboneCheckpoint.Read(path));
         Assert.Contains("AllowPyTorchPickles", error.Message);
         Assert.Contains("safetensors.torch.save_file(", error.Message);
     }

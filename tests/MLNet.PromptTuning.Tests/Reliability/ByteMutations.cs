@@ -50,7 +50,8 @@ internal static class ByteMutations
             case 3:
             {
                 var length = random.Next(4) == 0 ? random.Next(Math.Min(64, bytes.Length)) : random.Next(bytes.Length);
-                return new Mutation("truncate", $"truncated to {length} of {bytes.Length} bytes", bytes[..length], true);
+                return new Mutation(
+                    "truncate", $"truncated to {length} of {bytes.Length} bytes", bytes[..length], true);
             }
 
             case 4:

@@ -13,7 +13,7 @@ internal static class FuzzBounds
     /// <summary>Managed bytes allocated by the load: 16 × the file + 16 MB.</summary>
     public static long Managed(long fileBytes) => (16 * fileBytes) + (16L << 20);
 
-    /// <summary>The largest tensor a reader allocates before or while reading its bytes: 2 × the file + 16 MB.</summary>
+    /// <summary>The largest tensor a reader allocates to read into: 2 × the file + 16 MB.</summary>
     public static long Tensor(long fileBytes) => (2 * fileBytes) + (16L << 20);
 
     /// <summary>Growth of the peak resident size during the load: 16 × the file + 64 MB.</summary>

@@ -33,7 +33,8 @@ internal static class FuzzCampaign
             await gate.WaitAsync();
             try
             {
-                var batchResults = await Task.Run(() => RunBatch(batch.Target, seed, batch.First, batch.Count, findings));
+                var batchResults = await Task.Run(
+                    () => RunBatch(batch.Target, seed, batch.First, batch.Count, findings));
                 lock (results)
                 {
                     results.AddRange(batchResults);
@@ -79,7 +80,8 @@ internal static class FuzzCampaign
                         else if (next < end)
                         {
                             throw new InvalidOperationException(
-                                $"The fuzz child for {target.Name} exited with {exitCode} outside a case: {Tail(error)}");
+                                $"The fuzz child for {target.Name} exited with {exitCode} outside a case: " +
+                                Tail(error));
                         }
 
                         break;
@@ -99,7 +101,8 @@ internal static class FuzzCampaign
                         var result = FuzzCaseResult.Parse(line);
                         if (!result.Passed)
                         {
-                            result = result with { Detail = result.Detail + $" [file: {Keep(target, seed, result.Index, findings)}]" };
+                            var kept = Keep(target, seed, result.Index, findings);
+                            result = result with { Detail = result.Detail + $" [file: {kept}]" };
                         }
 
                         results.Add(result);

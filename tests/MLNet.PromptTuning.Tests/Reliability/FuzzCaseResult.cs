@@ -16,7 +16,8 @@ internal sealed record FuzzCaseResult(
     long FileBytes,
     string Detail)
 {
-    public bool Passed => Outcome is FuzzOutcome.Refused or FuzzOutcome.LoadedSame or FuzzOutcome.LoadedChangedUndetectable;
+    public bool Passed =>
+        Outcome is FuzzOutcome.Refused or FuzzOutcome.LoadedSame or FuzzOutcome.LoadedChangedUndetectable;
 
     public string ToLine() => string.Join('\t', "end", Target, Index.ToString(CultureInfo.InvariantCulture), Kind,
         Outcome, Exception, Milliseconds.ToString("F2", CultureInfo.InvariantCulture),

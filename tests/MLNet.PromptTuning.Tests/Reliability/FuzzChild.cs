@@ -66,7 +66,8 @@ internal static class FuzzChild
         _ => "." + format,
     };
 
-    private static FuzzCaseResult RunCase(FuzzTarget target, int index, Mutation mutation, string path, LoadDigest original)
+    private static FuzzCaseResult RunCase(
+        FuzzTarget target, int index, Mutation mutation, string path, LoadDigest original)
     {
         File.Delete(FuzzTargets.PickleMarker);
         GC.Collect();

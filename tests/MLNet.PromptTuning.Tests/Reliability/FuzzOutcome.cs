@@ -6,7 +6,7 @@ internal enum FuzzOutcome
     /// <summary>Refused with a documented exception type.</summary>
     Refused,
 
-    /// <summary>Loaded, with exactly the original values (the damage did not matter, such as a zip timestamp).</summary>
+    /// <summary>Loaded with exactly the original values (the damage did not matter, such as a zip timestamp).</summary>
     LoadedSame,
 
     /// <summary>Loaded with other values, from damage the format cannot detect by design.</summary>

@@ -17,8 +17,8 @@ internal sealed record FuzzReport(
             .AppendLine(CultureInfo.InvariantCulture,
                 $"Seed {Seed}, {Results.Count} cases in {Elapsed.TotalSeconds:F0} s.")
             .AppendLine()
-            .AppendLine("| format | cases | refused | loaded, same values | loaded, changed (undetectable) | findings | " +
-                        "slowest case | most managed / file | largest tensor / file | most RSS growth |")
+            .AppendLine("| format | cases | refused | loaded, same values | loaded, changed (undetectable) | " +
+                        "findings | slowest case | most managed / file | largest tensor / file | most RSS growth |")
             .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var group in Results.GroupBy(r => formats[r.Target]).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
@@ -35,7 +35,8 @@ internal sealed record FuzzReport(
         text.AppendLine().AppendLine("| format | kind | cases | refused | same | changed (undetectable) | findings |")
             .AppendLine("|---|---|---:|---:|---:|---:|---:|");
         foreach (var group in Results.GroupBy(r => (Format: formats[r.Target], r.Kind))
-                     .OrderBy(g => g.Key.Format, StringComparer.Ordinal).ThenBy(g => g.Key.Kind, StringComparer.Ordinal))
+                     .OrderBy(g => g.Key.Format, StringComparer.Ordinal)
+                     .ThenBy(g => g.Key.Kind, StringComparer.Ordinal))
         {
             var cases = group.ToList();
             text.AppendLine(CultureInfo.InvariantCulture,
@@ -50,7 +51,8 @@ internal sealed record FuzzReport(
             text.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Findings ({findings.Count}):");
             foreach (var group in findings.GroupBy(f => (formats[f.Target], f.Outcome)))
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"- {group.Key.Item1} {group.Key.Outcome}: {group.Count()}");
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"- {group.Key.Item1} {group.Key.Outcome}: {group.Count()}");
             }
 
             foreach (var finding in findings.Take(40))

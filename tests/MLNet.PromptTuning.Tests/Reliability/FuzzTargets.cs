@@ -17,7 +17,8 @@ internal static class FuzzTargets
     public static IReadOnlyList<FuzzTarget> All { get; } = Build();
 
     public static FuzzTarget Get(string name) =>
-        All.FirstOrDefault(t => t.Name == name) ?? throw new ArgumentException($"No fuzz target '{name}'.", nameof(name));
+        All.FirstOrDefault(t => t.Name == name) ??
+        throw new ArgumentException($"No fuzz target '{name}'.", nameof(name));
 
     private static List<FuzzTarget> Build()
     {
@@ -85,7 +86,7 @@ internal static class FuzzTargets
 
     private static Func<byte[]> Fixture(string file) => () => File.ReadAllBytes(CheckpointFixtures.Path(file));
 
-    /// <summary>The public call a user makes: read, map and load into a backbone of the fixture's architecture.</summary>
+    /// <summary>The public call a user makes: read, map and load into a backbone of the fixture's shape.</summary>
     private static LoadDigest LoadInto(VitConfig config, string path, CheckpointLoadOptions? options = null)
     {
         using var backbone = new VisionTransformer(config);
@@ -120,7 +121,8 @@ internal static class FuzzTargets
     /// <summary>A backbone written by the library itself, with its vit_config: the file LoadBackbone opens.</summary>
     private static byte[] SavedBackbone()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"fuzz-seed-{Environment.ProcessId}-{Guid.NewGuid():N}.safetensors");
+        var path = Path.Combine(
+            Path.GetTempPath(), $"fuzz-seed-{Environment.ProcessId}-{Guid.NewGuid():N}.safetensors");
         try
         {
             using var backbone = new VisionTransformer(CheckpointFixtures.Config());

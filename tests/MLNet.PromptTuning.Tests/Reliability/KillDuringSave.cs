@@ -27,7 +27,7 @@ internal static class KillDuringSave
         }
     }
 
-    /// <summary>Runs <paramref name="kills"/> kill rounds against <paramref name="target"/> in <paramref name="directory"/>.</summary>
+    /// <summary>Runs <paramref name="kills"/> kill rounds against <paramref name="target"/>.</summary>
     /// <param name="target">The writer.</param>
     /// <param name="kills">How many children to kill.</param>
     /// <param name="seed">Seeds the random kill moments.</param>
@@ -36,7 +36,9 @@ internal static class KillDuringSave
     /// The longest wait before a kill: kills land uniformly within one save cycle (timed on the child's second save),
     /// or within this long if a cycle is longer.
     /// </param>
-    /// <exception cref="InvalidOperationException">A round found a torn or missing file, or stale temporaries.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// A round found a torn or missing file, or stale temporaries.
+    /// </exception>
     public static KillReport Run(SaveTarget target, int kills, int seed, string directory, TimeSpan maxDelay)
     {
         var random = new Random(seed);
@@ -99,7 +101,8 @@ internal static class KillDuringSave
         var stale = Temporaries(directory, target);
         if (stale.Count > 0)
         {
-            throw new InvalidOperationException($"Temporary files remain after a clean save: {string.Join(", ", stale)}");
+            throw new InvalidOperationException(
+                $"Temporary files remain after a clean save: {string.Join(", ", stale)}");
         }
 
         if (target.ReadGeneration(path) != lastSaved + 1)
@@ -152,6 +155,8 @@ internal static class KillDuringSave
 /// <summary>What a kill-during-save run saw.</summary>
 /// <param name="Kills">Children killed.</param>
 /// <param name="InterruptedSaves">Kills that left a temporary file, so they landed in the middle of a save.</param>
-/// <param name="CompletedUnreported">Kills after which the path held the save that was in progress (renamed already).</param>
+/// <param name="CompletedUnreported">
+/// Kills after which the path held the save that was in progress (renamed, not yet reported).
+/// </param>
 /// <param name="LastGeneration">The generation the path held after the last kill.</param>
 internal sealed record KillReport(int Kills, int InterruptedSaves, int CompletedUnreported, int LastGeneration);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Tests.Reliability;
 
-/// <summary>Digests of loaded tensors and configurations, to tell a load that changed values from one that did not.</summary>
+/// <summary>Digests of loaded tensors and configurations: did a load change any value?</summary>
 internal static class LoadDigests
 {
     public static string Of(IEnumerable<KeyValuePair<string, Tensor>> tensors)

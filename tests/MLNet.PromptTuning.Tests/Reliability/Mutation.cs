@@ -16,4 +16,5 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// True when the change lies in metadata text that no checksum covers (a safetensors header): a stored configuration
 /// may then differ while the tensors must not.
 /// </param>
-internal sealed record Mutation(string Kind, string Description, byte[] Bytes, bool Detectable, bool ConfigMayChange = false);
+internal sealed record Mutation(
+    string Kind, string Description, byte[] Bytes, bool Detectable, bool ConfigMayChange = false);

@@ -47,7 +47,8 @@ internal static class NpyMutations
                     BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), (uint)(headerLength + delta));
                 }
 
-                return new Mutation("npy-header-length", $"header length {headerLength} changed by {delta}", bytes, true);
+                return new Mutation(
+                    "npy-header-length", $"header length {headerLength} changed by {delta}", bytes, true);
             }
 
             case 1:
@@ -104,9 +105,13 @@ internal static class NpyMutations
 
             case 5:
             {
-                string[] edits = ["{}", "[1, 2]", header.Replace("'descr'", "'desc'", StringComparison.Ordinal),
-                    header.Replace("{", "{'shape': (1,), ", StringComparison.Ordinal), "{'descr': '<f4', " + header[1..],
-                    header.Replace("False", "0", StringComparison.Ordinal), header + " junk"];
+                string[] edits =
+                [
+                    "{}", "[1, 2]", header.Replace("'descr'", "'desc'", StringComparison.Ordinal),
+                    header.Replace("{", "{'shape': (1,), ", StringComparison.Ordinal),
+                    "{'descr': '<f4', " + header[1..], header.Replace("False", "0", StringComparison.Ordinal),
+                    header + " junk",
+                ];
                 var edit = edits[random.Next(edits.Length)];
                 return Rebuild("npy-dict", "header dict edited", edit, data, edit != header);
             }

@@ -19,7 +19,8 @@ public sealed class ReliabilityTests(ITestOutputHelper output)
     public void DamagedCheckpointsFailCleanly(string format, int cases)
     {
         var findings = Path.Combine(Path.GetTempPath(), $"fuzz-findings-ci-{format}");
-        var report = FuzzCampaign.Run(FuzzCommand.Plan(cases, [format]), Seed, batchSize: 300, parallelism: 2, findings);
+        var plan = FuzzCommand.Plan(cases, [format]);
+        var report = FuzzCampaign.Run(plan, Seed, batchSize: 300, parallelism: 2, findings);
         output.WriteLine(report.Summary());
 
         Assert.Equal(cases, report.Results.Count);

@@ -11,7 +11,8 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// </summary>
 internal static class SafeTensorsMutations
 {
-    private static readonly string[] DTypes = ["F16", "BF16", "F64", "I32", "U32", "I64", "BOOL", "U8", "F8_E4M3", "X32"];
+    private static readonly string[] DTypes =
+        ["F16", "BF16", "F64", "I32", "U32", "I64", "BOOL", "U8", "F8_E4M3", "X32"];
 
     public static Mutation Any(Random random, byte[] original)
     {
@@ -36,7 +37,8 @@ internal static class SafeTensorsMutations
                 var delta = deltas[random.Next(deltas.Length)];
                 var bytes = (byte[])original.Clone();
                 BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)(headerLength + delta));
-                return new Mutation("st-header-length", $"header length {headerLength} changed by {delta}", bytes, true);
+                return new Mutation(
+                    "st-header-length", $"header length {headerLength} changed by {delta}", bytes, true);
             }
 
             case 1:
@@ -61,7 +63,8 @@ internal static class SafeTensorsMutations
 
                 entry["shape"] = new JsonArray(changed.Select(d => (JsonNode)d).ToArray());
                 return Rebuild("st-shape", $"shape of '{name}' set to [{string.Join(",", changed)}]", header, data,
-                    detectable: changed.Aggregate(1L, (a, b) => unchecked(a * b)) != dims.Aggregate(1L, (a, b) => a * b));
+                    detectable: changed.Aggregate(1L, (a, b) => unchecked(a * b)) !=
+                                dims.Aggregate(1L, (a, b) => a * b));
             }
 
             case 2:
@@ -136,7 +139,8 @@ internal static class SafeTensorsMutations
                 var at = bytes.AsSpan().IndexOf(key) + 1 + random.Next(name.Length);
                 byte[] invalid = [0xFF, 0xC0, 0xED, 0x80];
                 bytes[at] = invalid[random.Next(invalid.Length)];
-                return RebuildBytes("st-invalid-utf8", $"a byte of key '{name}' replaced by invalid UTF-8", bytes, data);
+                return RebuildBytes(
+                    "st-invalid-utf8", $"a byte of key '{name}' replaced by invalid UTF-8", bytes, data);
             }
 
             case 7:
@@ -213,8 +217,10 @@ internal static class SafeTensorsMutations
     }
 
     private static Mutation Rebuild(
-        string kind, string description, JsonObject header, byte[] data, bool detectable, bool configMayChange = false) =>
-        new(kind, description, Assemble(Encoding.UTF8.GetBytes(header.ToJsonString()), data), detectable, configMayChange);
+        string kind, string description, JsonObject header, byte[] data, bool detectable,
+        bool configMayChange = false) =>
+        new(kind, description, Assemble(Encoding.UTF8.GetBytes(header.ToJsonString()), data), detectable,
+            configMayChange);
 
     private static Mutation RebuildText(string kind, string description, string header, byte[] data) =>
         new(kind, description, Assemble(Encoding.UTF8.GetBytes(header), data), true);

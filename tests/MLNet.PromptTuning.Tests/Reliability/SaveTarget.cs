@@ -10,4 +10,5 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// <param name="FileName">The file (or folder) name the writer is given inside the test's folder.</param>
 /// <param name="Save">Saves generation <c>g</c> to the path; called over and over by the child.</param>
 /// <param name="ReadGeneration">Loads the path through the public API and returns its generation.</param>
-internal sealed record SaveTarget(string Name, string FileName, Action<string, int> Save, Func<string, int> ReadGeneration);
+internal sealed record SaveTarget(
+    string Name, string FileName, Action<string, int> Save, Func<string, int> ReadGeneration);

@@ -14,7 +14,8 @@ internal static class SaveTargets
     ];
 
     public static SaveTarget Get(string name) =>
-        All.FirstOrDefault(t => t.Name == name) ?? throw new ArgumentException($"No save target '{name}'.", nameof(name));
+        All.FirstOrDefault(t => t.Name == name) ??
+        throw new ArgumentException($"No save target '{name}'.", nameof(name));
 
     // About 11 MB: large enough that a kill often lands in the middle of a save.
     private static readonly VitConfig Config = VitVariants.Create("tiny", patchSize: 16, imageSize: 64) with

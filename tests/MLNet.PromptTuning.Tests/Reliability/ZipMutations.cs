@@ -6,8 +6,8 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// <summary>
 /// Damage that knows the zip layout (for <c>.npz</c>, <c>torch.save</c> files, and in phase 2 the model zip): recorded
 /// sizes, CRCs, names, compression methods and directory offsets edited, bytes of an entry's data flipped, and entries
-/// repacked after an inner mutation (<paramref name="inner"/>) with their CRC recomputed, which reaches the inner format
-/// past the checksum (so changed values are then undetectable by design).
+/// repacked after an inner mutation (the <c>inner</c> argument) with their CRC recomputed, which reaches the inner
+/// format past the checksum (so changed values are then undetectable by design).
 /// </summary>
 internal static class ZipMutations
 {
@@ -70,8 +70,9 @@ internal static class ZipMutations
                 var field = fields[random.Next(fields.Length)];
                 uint[] values = [0, 1, 0xFFFF, 0xFFFFFFFF, (uint)random.Next(original.Length)];
                 var value = values[random.Next(values.Length)];
-                var width = field == end + 8 || field == end + 10 || field == end + 20 || field >= local + 26 && field <= local + 28
-                    ? 2 : 4;
+                var twoBytes = field == end + 8 || field == end + 10 || field == end + 20 || field == local + 26 ||
+                               field == local + 28;
+                var width = twoBytes ? 2 : 4;
                 if (width == 2)
                 {
                     BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(field), (ushort)value);
@@ -96,7 +97,8 @@ internal static class ZipMutations
 
                 var at = dataStart + random.Next(size);
                 bytes[at] ^= (byte)(1 << random.Next(8));
-                return new Mutation("zip-entry-data", $"a bit of an entry's stored data flipped at byte {at}", bytes, true);
+                return new Mutation(
+                    "zip-entry-data", $"a bit of an entry's stored data flipped at byte {at}", bytes, true);
             }
 
             default:
@@ -145,7 +147,7 @@ internal static class ZipMutations
         };
     }
 
-    /// <summary>(central record offset, local header offset, name length) of every entry; empty if unparsable.</summary>
+    /// <summary>(central record, local header, name length) of every entry; empty when unparsable.</summary>
     private static List<(int Central, int Local, int NameLength)> CentralEntries(byte[] zip)
     {
         var result = new List<(int, int, int)>();
