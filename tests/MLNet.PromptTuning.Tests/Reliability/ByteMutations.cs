@@ -17,7 +17,8 @@ internal static class ByteMutations
     public static Mutation Any(Random random, byte[] original, Func<int, int, bool> dataOnly)
     {
         var bytes = (byte[])original.Clone();
-        switch (random.Next(8))
+        // Tiny inputs (a zip entry of a few bytes) get the damage that needs no room.
+        switch (bytes.Length < 8 ? 3 + random.Next(2) : random.Next(8))
         {
             case 0:
             case 1:

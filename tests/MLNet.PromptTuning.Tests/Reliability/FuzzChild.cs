@@ -23,7 +23,7 @@ internal static class FuzzChild
         try
         {
             var seed = target.Seed();
-            var path = Path.Combine(directory, "case" + Extension(target.Format));
+            var path = Path.Combine(directory, target.FileName ?? "case" + Extension(target.Format));
             File.WriteAllBytes(path, seed);
             var original = target.Load(path);
             Console.Out.WriteLine("ready");

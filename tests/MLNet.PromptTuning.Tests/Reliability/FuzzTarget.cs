@@ -10,14 +10,20 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// <param name="Seed">Produces the undamaged file's bytes (a fixture, or a file written by the library).</param>
 /// <param name="Mutate">Produces one damaged copy from a seeded random source and the seed bytes.</param>
 /// <param name="Load">
-/// Loads a file through the public API and digests what was loaded; it throws whatever the API throws.
+/// Loads a file through the public API and digests what was loaded; it throws whatever the API throws. For a format
+/// made of several files (the adapter folder), it may put the undamaged siblings beside the damaged file first.
+/// </param>
+/// <param name="FileName">
+/// The name the damaged file is given in the child's folder (for example an adapter manifest's fixed name); by
+/// default <c>case</c> with the format's extension.
 /// </param>
 internal sealed record FuzzTarget(
     string Name,
     string Format,
     Func<byte[]> Seed,
     Func<Random, byte[], Mutation> Mutate,
-    Func<string, LoadDigest> Load);
+    Func<string, LoadDigest> Load,
+    string? FileName = null);
 
 /// <summary>What a successful load produced, as two digests: the tensors' bytes and any stored configuration.</summary>
 /// <param name="Tensors">SHA-256 over every loaded tensor's name, dtype, shape and bytes.</param>
