@@ -164,15 +164,7 @@ public sealed class BackboneCheckpoint : IDisposable
         }
 
         var detected = format == CheckpointFormat.Auto ? CheckpointFormatDetector.Detect(raw.Keys, path) : format;
-        var mapped = detected switch
-        {
-            CheckpointFormat.Timm => TimmKeyMap.Remap(raw),
-            CheckpointFormat.HuggingFace => HuggingFaceKeyMap.Remap(raw),
-            CheckpointFormat.JaxNpz => JaxNpzKeyMap.Remap(raw),
-            CheckpointFormat.Mae => MaeKeyMap.Remap(raw),
-            CheckpointFormat.MocoV3 => MocoV3KeyMap.Remap(raw),
-            _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown CheckpointFormat."),
-        };
+        var mapped = Remap(detected, raw, path);
 
         if (mapped.Backbone.Count == 0 || !mapped.Backbone.Keys.Any(IsTimmBackboneKey))
         {
@@ -367,6 +359,29 @@ public sealed class BackboneCheckpoint : IDisposable
         foreach (var tensor in _tensors.Values.Concat(_head.Values))
         {
             tensor.Dispose();
+        }
+    }
+
+    private static KeyMapResult Remap(CheckpointFormat format, Dictionary<string, Tensor> raw, string path)
+    {
+        try
+        {
+            return format switch
+            {
+                CheckpointFormat.Timm => TimmKeyMap.Remap(raw),
+                CheckpointFormat.HuggingFace => HuggingFaceKeyMap.Remap(raw),
+                CheckpointFormat.JaxNpz => JaxNpzKeyMap.Remap(raw),
+                CheckpointFormat.Mae => MaeKeyMap.Remap(raw),
+                CheckpointFormat.MocoV3 => MocoV3KeyMap.Remap(raw),
+                _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown CheckpointFormat."),
+            };
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            // The key maps name tensors; say which file they are in.
+            throw e is NotSupportedException
+                ? new NotSupportedException($"'{path}' ({format} layout): {e.Message}", e)
+                : new InvalidDataException($"'{path}' ({format} layout): {e.Message}", e);
         }
     }
 

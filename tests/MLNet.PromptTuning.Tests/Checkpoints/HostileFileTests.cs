@@ -160,8 +160,17 @@ public sealed class HostileFileTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.ReadConfig(path));
         Assert.StartsWith($"'{path}' is not a recognised weights file", error.Message);
         Assert.DoesNotContain("vit_config", error.Message);
+        Assert.False(MissingArchitecture.Is(error)); // the trainer must not ask for a BackboneConfig instead
         error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.Read(path));
         Assert.StartsWith($"'{path}' is not a recognised weights file", error.Message);
+
+        // A readable file that only lacks the architecture is the case where a BackboneConfig is the answer.
+        error = Assert.Throws<InvalidDataException>(
+            () => BackboneCheckpoint.ReadConfig(CheckpointFixtures.Path("vit_timm.safetensors")));
+        Assert.True(MissingArchitecture.Is(error));
+        error = Assert.Throws<InvalidDataException>(
+            () => BackboneCheckpoint.ReadConfig(CheckpointFixtures.Path("vit_jax.npz")));
+        Assert.True(MissingArchitecture.Is(error));
     }
 
     [Fact]
