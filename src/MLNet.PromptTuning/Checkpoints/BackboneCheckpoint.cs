@@ -173,6 +173,12 @@ public sealed class BackboneCheckpoint : IDisposable
                 $"{string.Join(", ", raw.Keys.Take(8))}{(raw.Count > 8 ? ", ..." : "")}.");
         }
 
+        foreach (var (key, tensor) in mapped.Head.Where(p => !p.Value.is_floating_point()))
+        {
+            throw new InvalidDataException(
+                $"Head tensor '{key}' of '{path}' is {tensor.dtype}; a classifier head is floating point.");
+        }
+
         if (!options.AllowNonFiniteWeights)
         {
             RequireFinite(mapped.Backbone.Concat(mapped.Head), path);

@@ -164,7 +164,14 @@ public static class NpyReader
             throw new InvalidDataException($"'{source}' is not a valid .npy array: its header is not valid UTF-8.");
         }
 
-        return NpyHeader.Parse(text.TrimEnd('\n', ' ', '\0'), source);
+        // The format ends the header with a newline after the space padding; anything else is damage.
+        if (text.Length == 0 || text[^1] != '\n')
+        {
+            throw new InvalidDataException(
+                $"'{source}' is not a valid .npy array: its header does not end with a newline.");
+        }
+
+        return NpyHeader.Parse(text.TrimEnd('\n', ' '), source);
     }
 
     private static readonly UTF8Encoding Utf8Strict =

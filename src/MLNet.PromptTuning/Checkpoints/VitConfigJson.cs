@@ -63,6 +63,14 @@ internal static class VitConfigJson
     /// </exception>
     public static void CheckAgainstTensors(VitConfig config, IReadOnlyList<SafeTensorInfo> tensors, string source)
     {
+        // Each block has a dozen tensors: a depth beyond the tensor count is refused before shapes are even listed.
+        if (config.Depth > tensors.Count)
+        {
+            throw new InvalidDataException(
+                $"The '{MetadataKey}' metadata of '{source}' does not describe the file's tensors: Depth " +
+                $"{config.Depth}, but the file has only {tensors.Count} tensors.");
+        }
+
         var declared = tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
         var problems = new List<string>();
         var expected = VitParameterShapes.For(config);
@@ -108,6 +116,10 @@ internal static class VitConfigJson
         else if (!double.IsFinite(config.LayerNormEps))
         {
             problem = $"LayerNormEps is {config.LayerNormEps}";
+        }
+        else if (!Enum.IsDefined(config.GlobalPooling))
+        {
+            problem = $"GlobalPooling is {(int)config.GlobalPooling}, which is not a pooling";
         }
         else if (config.Preprocessing.Height != config.ImageHeight || config.Preprocessing.Width != config.ImageWidth)
         {

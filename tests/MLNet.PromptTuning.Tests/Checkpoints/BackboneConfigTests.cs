@@ -161,13 +161,15 @@ public sealed class BackboneConfigTests : IDisposable
     {
         // A file whose vit_config was edited to a huge model: refused from the header, before any model is built.
         var config = CheckpointFixtures.Config();
-        var json = VitConfigJsonText(config with { Depth = 1000, MlpRatio = 1000 });
-        var path = WriteWithConfigJson(json, tensorsFor: config);
-
-        var error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.LoadBackbone(path));
+        var deep = WriteWithConfigJson(VitConfigJsonText(config with { Depth = 1_000_000_000 }), tensorsFor: config);
+        var error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.LoadBackbone(deep));
         Assert.Contains("does not describe the file's tensors", error.Message);
-        Assert.Contains("Depth 1000", error.Message);
-        Assert.Contains("blocks.0.mlp.fc1.weight", error.Message);
+        Assert.Contains("Depth 1000000000, but the file has only 30 tensors", error.Message);
+
+        var wide = WriteWithConfigJson(VitConfigJsonText(config with { MlpRatio = 1000 }), tensorsFor: config);
+        error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.LoadBackbone(wide));
+        Assert.Contains("MlpRatio 1000", error.Message);
+        Assert.Contains("'blocks.0.mlp.fc1.weight' is [64, 16], the configuration needs [16000, 16]", error.Message);
     }
 
     [Fact]

@@ -92,8 +92,9 @@ internal static class ByteMutations
                     BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(at), value);
                 }
 
+                var touchesData = Enumerable.Range(at, width).Any(p => dataOnly(p, 1));
                 return new Mutation("huge-integer", $"{width}-byte 0x{value:X} written at byte {at}", bytes,
-                    !dataOnly(at, width) && !original.AsSpan(at, width).SequenceEqual(bytes.AsSpan(at, width)));
+                    !touchesData && !original.AsSpan(at, width).SequenceEqual(bytes.AsSpan(at, width)));
             }
         }
     }

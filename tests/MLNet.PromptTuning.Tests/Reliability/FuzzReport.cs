@@ -18,7 +18,7 @@ internal sealed record FuzzReport(
                 $"Seed {Seed}, {Results.Count} cases in {Elapsed.TotalSeconds:F0} s.")
             .AppendLine()
             .AppendLine("| format | cases | refused | loaded, same values | loaded, changed (undetectable) | " +
-                        "findings | slowest case | most managed / file | largest tensor / file | most RSS growth |")
+                        "findings | slowest case | most managed | largest tensor / file | most RSS growth |")
             .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var group in Results.GroupBy(r => formats[r.Target]).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
@@ -27,7 +27,7 @@ internal sealed record FuzzReport(
                 $"| {group.Key} | {cases.Count} | {Count(cases, FuzzOutcome.Refused)} | " +
                 $"{Count(cases, FuzzOutcome.LoadedSame)} | {Count(cases, FuzzOutcome.LoadedChangedUndetectable)} | " +
                 $"{cases.Count(c => !c.Passed)} | {cases.Max(c => c.Milliseconds):F0} ms | " +
-                $"{cases.Max(c => (double)c.ManagedBytes / Math.Max(1, c.FileBytes)):F1}x | " +
+                $"{cases.Max(c => c.ManagedBytes) / 1048576.0:F1} MB | " +
                 $"{cases.Max(c => (double)c.TensorBytes / Math.Max(1, c.FileBytes)):F1}x | " +
                 $"{cases.Max(c => c.ResidentBytes) / 1048576.0:F1} MB |");
         }

@@ -67,9 +67,9 @@ internal static class NpyMutations
                 var start = header.IndexOf("'descr': '", StringComparison.Ordinal) + "'descr': '".Length;
                 var end = header.IndexOf('\'', start);
                 var old = header[start..end];
-                // A descr of the same element size reinterprets the bytes consistently (float32 read as int32):
-                // the format cannot tell; a loader that expects floats refuses integers.
-                var sameSize = descr is "<i4" or "=f4" && old is "<f4" or "<i4";
+                // A readable descr of the same element size reinterprets the bytes consistently (float32 read as
+                // int32, uint8 as bool): the format cannot tell; a loader that expects floats refuses integers.
+                var sameSize = ReadableSize(descr) is { } size && size == ReadableSize(old);
                 var sameMeaning = descr == old || sameSize;
                 return Rebuild("npy-descr", $"descr '{old}' changed to '{descr}'",
                     header[..start] + descr + header[end..], data, !sameMeaning);
@@ -126,6 +126,15 @@ internal static class NpyMutations
             }
         }
     }
+
+    private static int? ReadableSize(string descr) => descr switch
+    {
+        "<f8" or "<i8" => 8,
+        "<f4" or "=f4" or "<i4" => 4,
+        "<f2" or "<i2" => 2,
+        "|u1" or "|i1" or "|b1" => 1,
+        _ => null,
+    };
 
     /// <summary>A .npy file around the header text: version 1 when it fits (or as asked), padded like numpy.</summary>
     public static byte[] Assemble(string header, byte[] data, bool forceVersion2 = false)
