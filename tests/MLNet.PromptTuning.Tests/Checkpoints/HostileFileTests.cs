@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Tests.Reliability;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -25,14 +26,15 @@ public sealed class HostileFileTests : IDisposable
         // A version-2 header whose shape nests 200,000 levels deep crashed the process with a stack overflow.
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + new string('(', 200_000) +
                      new string(')', 200_000) + ", }";
-        var bytes = NpyV2(header, []);
+        var bytes = NpyMutations.Assemble(header, []);
         var path = Write("deep.npy", bytes);
 
         var error = Assert.Throws<InvalidDataException>(() => NpyReader.Read(path));
         Assert.Contains("above 65536", error.Message); // the header alone is too long
 
-        var shallow = NpyV2("{'descr': '<f4', 'fortran_order': False, 'shape': " + new string('(', 500) +
-                            new string(')', 500) + ", }", []);
+        var shallow = NpyMutations.Assemble(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': " + new string('(', 500) + new string(')', 500) + ", }",
+            []);
         error = Assert.Throws<InvalidDataException>(() => NpyReader.Read(Write("nested.npy", shallow)));
         Assert.Contains("nests deeper than 8 levels", error.Message);
     }
@@ -41,7 +43,8 @@ public sealed class HostileFileTests : IDisposable
     public void NpzEntryDeclaringTwoGigabytesFailsBeforeAllocating()
     {
         // A small archive whose .npy header claims a 2 GB array, with the zip's recorded size edited to match.
-        var npy = Npy1("{'descr': '<f4', 'fortran_order': False, 'shape': (536870912,), }", new byte[4096]);
+        var npy = NpyMutations.Assemble(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (536870912,), }", new byte[4096]);
         var path = Path.Combine(_directory, "huge.npz");
         WriteZip(path, ("cls.npy", npy), CompressionLevel.Optimal);
         var bytes = File.ReadAllBytes(path);
@@ -58,7 +61,8 @@ public sealed class HostileFileTests : IDisposable
     public void DeflatedEntryShorterThanItsHeaderSaysTakesMemoryOnlyAsBytesArrive()
     {
         // The recorded size is honest, but the array declares 64 MB of which 1 MB arrives.
-        var npy = Npy1("{'descr': '<f4', 'fortran_order': False, 'shape': (16777216,), }", new byte[1 << 20]);
+        var npy = NpyMutations.Assemble(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (16777216,), }", new byte[1 << 20]);
         var path = Path.Combine(_directory, "short.npz");
         WriteZip(path, ("a.npy", npy), CompressionLevel.Optimal);
 
@@ -219,32 +223,6 @@ public sealed class HostileFileTests : IDisposable
         header.CopyTo(bytes, 8);
         data.CopyTo(bytes, 8 + header.Length);
         return Write($"{Guid.NewGuid():N}.safetensors", bytes);
-    }
-
-    private static byte[] Npy1(string header, byte[] data)
-    {
-        var text = Encoding.Latin1.GetBytes(header + "\n");
-        var bytes = new byte[10 + text.Length + data.Length];
-        bytes[0] = 0x93;
-        Encoding.ASCII.GetBytes("NUMPY").CopyTo(bytes, 1);
-        bytes[6] = 1;
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), (ushort)text.Length);
-        text.CopyTo(bytes, 10);
-        data.CopyTo(bytes, 10 + text.Length);
-        return bytes;
-    }
-
-    private static byte[] NpyV2(string header, byte[] data)
-    {
-        var text = Encoding.Latin1.GetBytes(header + "\n");
-        var bytes = new byte[12 + text.Length + data.Length];
-        bytes[0] = 0x93;
-        Encoding.ASCII.GetBytes("NUMPY").CopyTo(bytes, 1);
-        bytes[6] = 2;
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), (uint)text.Length);
-        text.CopyTo(bytes, 12);
-        data.CopyTo(bytes, 12 + text.Length);
-        return bytes;
     }
 
     private static void WriteZip(string path, (string Name, byte[] Bytes) entry, CompressionLevel level)
