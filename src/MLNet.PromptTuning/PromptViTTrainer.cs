@@ -232,7 +232,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         {
             return BackboneCheckpoint.ReadConfig(path);
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException e) when (MissingArchitecture.Is(e))
         {
             throw new ArgumentException(
                 $"'{path}' does not record its architecture; set Options.BackboneConfig (for example VitVariants.Base()). " +

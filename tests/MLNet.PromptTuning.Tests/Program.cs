@@ -1,11 +1,13 @@
 using MLNet.PromptTuning.Tests.Interop;
+using MLNet.PromptTuning.Tests.Reliability;
 using MLNet.PromptTuning.Tests.Runtime;
 
 namespace MLNet.PromptTuning.Tests;
 
 /// <summary>
 /// The test assembly doubles as a small console program, so a test can load a saved model in a fresh process
-/// (<c>dotnet MLNet.PromptTuning.Tests.dll score-saved-model …</c>) with the same dependencies as the tests.
+/// (<c>dotnet MLNet.PromptTuning.Tests.dll score-saved-model …</c>) with the same dependencies as the tests, and so
+/// the reliability harnesses can run fuzz cases and kill-during-save writers in child processes.
 /// The test SDK's generated empty entry point is turned off in the project file.
 /// </summary>
 internal static class Program
@@ -17,13 +19,23 @@ internal static class Program
             return SavedModelScorer.Run(args.Skip(1).ToArray());
         }
 
-        if (args.Length == 1 && args[0] == TorchNativeProbe.Command)
+        switch (args.FirstOrDefault())
         {
-            return TorchNativeProbe.Run();
+            case TorchNativeProbe.Command when args.Length == 1:
+                return TorchNativeProbe.Run();
+            case FuzzChild.Command:
+                return FuzzChild.Run(args[1..]);
+            case FuzzCommand.Command:
+                return FuzzCommand.Run(args[1..]);
+            case KillDuringSave.Command:
+                return KillDuringSave.RunChild(args[1..]);
         }
 
-        Console.Error.WriteLine($"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>");
-        Console.Error.WriteLine($"       {TorchNativeProbe.Command}");
+        Console.Error.WriteLine(
+            $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>\n" +
+            $"   or: {TorchNativeProbe.Command}\n" +
+            $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
+            "[--formats safetensors,npy,npz,pth]");
         return 2;
     }
 }

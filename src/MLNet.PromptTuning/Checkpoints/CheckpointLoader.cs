@@ -18,7 +18,8 @@ internal static partial class CheckpointLoader
         nn.Module module, VitConfig config, BackboneCheckpoint checkpoint, CheckpointLoadOptions options)
     {
         using var scope = torch.NewDisposeScope();
-        var expected = module.state_dict().ToDictionary(p => p.Key, p => p.Value.shape, StringComparer.Ordinal);
+        var parameters = module.state_dict();
+        var expected = parameters.ToDictionary(p => p.Key, p => p.Value.shape, StringComparer.Ordinal);
         var candidate = new Dictionary<string, Tensor>(checkpoint.Tensors, StringComparer.Ordinal);
         var adaptations = new List<string>();
         var ignored = checkpoint.IgnoredKeys.ToList();
@@ -33,10 +34,16 @@ internal static partial class CheckpointLoader
             .Where(k => !candidate[k].shape.SequenceEqual(expected[k]))
             .Select(k => new TensorShapeMismatch(k, expected[k], candidate[k].shape))
             .ToList();
-        if (missing.Count > 0 || unexpected.Count > 0 || mismatches.Count > 0)
+        // Copying an integer tensor into a float parameter would succeed silently with meaningless weights.
+        var nonFloating = expected.Keys.Where(candidate.ContainsKey)
+            .Where(k => parameters[k].is_floating_point() && !candidate[k].is_floating_point())
+            .Select(k => $"{k} ({candidate[k].dtype})")
+            .ToList();
+        if (missing.Count > 0 || unexpected.Count > 0 || mismatches.Count > 0 || nonFloating.Count > 0)
         {
             throw new CheckpointMismatchException(
-                DescribeMismatch(checkpoint, config, missing, unexpected, mismatches), missing, unexpected, mismatches);
+                DescribeMismatch(checkpoint, config, missing, unexpected, mismatches, nonFloating),
+                missing, unexpected, mismatches, nonFloating);
         }
 
         var (stillMissing, stillUnexpected) = module.load_state_dict(candidate, strict: true);
@@ -145,7 +152,7 @@ internal static partial class CheckpointLoader
 
     private static string DescribeMismatch(
         BackboneCheckpoint checkpoint, VitConfig config, List<string> missing, List<string> unexpected,
-        List<TensorShapeMismatch> mismatches)
+        List<TensorShapeMismatch> mismatches, List<string> nonFloating)
     {
         var text = new StringBuilder()
             .Append($"Checkpoint '{checkpoint.Source}' ({checkpoint.Format} layout) does not fit the backbone ")
@@ -155,6 +162,7 @@ internal static partial class CheckpointLoader
         AppendList(text, "missing keys", missing);
         AppendList(text, "unexpected keys", unexpected);
         AppendList(text, "shape mismatches", mismatches.Select(m => m.ToString()).ToList());
+        AppendList(text, "integer tensors for floating-point parameters", nonFloating);
 
         var guess = DescribeCheckpointArchitecture(checkpoint.Tensors);
         if (guess.Length > 0)

@@ -50,7 +50,7 @@ internal static partial class HuggingFaceKeyMap
             }
             else if (name.StartsWith("classifier.", StringComparison.Ordinal))
             {
-                result.Head["head." + name["classifier.".Length..]] = tensor;
+                result.AddHead("head." + name["classifier.".Length..], tensor, key);
             }
             else if (LayerKey().Match(name) is { Success: true } layer)
             {
@@ -88,7 +88,9 @@ internal static partial class HuggingFaceKeyMap
                     $"{kind} tensors but no {string.Join("/", missing)} {kind}; q, k and v are needed together.");
             }
 
-            var fused = torch.cat(QkvOrder.Select(p => parts[p].Tensor).ToArray(), 0); // [3D, D] or [3D]
+            var pieces = QkvOrder.Select(p => parts[p].Tensor).ToArray();
+            KeyMapResult.RequireConcatenable(pieces, QkvOrder.Select(p => parts[p].Key).ToArray());
+            var fused = torch.cat(pieces, 0); // [3D, D] or [3D]
             result.AddBackbone($"blocks.{index}.attn.qkv.{kind}", fused, parts["query"].Key);
         }
 

@@ -45,10 +45,10 @@ internal static partial class JaxNpzKeyMap
                     result.AddBackbone("norm.bias", tensor, key);
                     continue;
                 case "head/kernel":
-                    result.Head["head.weight"] = Permute(tensor, key, 2, 1, 0);
+                    result.AddHead("head.weight", Permute(tensor, key, 2, 1, 0), key);
                     continue;
                 case "head/bias":
-                    result.Head["head.bias"] = tensor;
+                    result.AddHead("head.bias", tensor, key);
                     continue;
             }
 
@@ -148,6 +148,7 @@ internal static partial class JaxNpzKeyMap
             var pieces = QkvOrder.Select(p => qkv[(kind, p)])
                 .Select(p => kind == "kernel" ? HeadsToMatrix(p.Tensor, p.Key, headsFirst: false) : p.Tensor.reshape(-1))
                 .ToArray();
+            KeyMapResult.RequireConcatenable(pieces, QkvOrder.Select(p => qkv[(kind, p)].Key).ToArray());
             var fused = torch.cat(pieces, 0).contiguous(); // [3D, D] or [3D]
             result.AddBackbone($"{prefix}attn.qkv.{(kind == "kernel" ? "weight" : "bias")}",
                 fused.MoveToOuterDisposeScope(), qkv[(kind, "query")].Key);

@@ -9,6 +9,9 @@ namespace MLNet.PromptTuning.Checkpoints;
 /// </summary>
 internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
 {
+    /// <summary>The most dimensions accepted (NumPy's own limit is 64).</summary>
+    public const int MaxDimensions = 64;
+
     /// <summary>Parses the dict literal; throws <see cref="InvalidDataException"/> naming the problem.</summary>
     public static NpyHeader Parse(string text, string source)
     {
@@ -43,6 +46,11 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
         }
 
         var sizes = dims.Cast<long>().ToArray();
+        if (sizes.Length > MaxDimensions)
+        {
+            throw Invalid(source, $"'shape' has {sizes.Length} dimensions (at most {MaxDimensions} are accepted)");
+        }
+
         if (sizes.Any(d => d < 0))
         {
             throw Invalid(source, $"'shape' ({string.Join(", ", sizes)}) has a negative dimension");
@@ -61,10 +69,18 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
     private static InvalidDataException Invalid(string source, string reason) =>
         new($"'{source}' is not a valid .npy array: {reason}.");
 
-    /// <summary>Just enough of Python's literal syntax for numpy headers: dicts, tuples, lists, str, int, bool, None.</summary>
+    /// <summary>
+    /// Just enough of Python's literal syntax for numpy headers: dicts, tuples, lists, str, int, bool, None. Nesting is
+    /// bounded (a real header nests two levels: the dict and its shape tuple), so a hostile header cannot exhaust the
+    /// stack.
+    /// </summary>
     private sealed class LiteralParser(string text, string source)
     {
+        /// <summary>The deepest nesting of dicts, tuples and lists accepted.</summary>
+        public const int MaxNesting = 8;
+
         private int _position;
+        private int _depth;
 
         public object? ParseValue()
         {
@@ -75,6 +91,11 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
             }
 
             var c = text[_position];
+            if (c is '{' or '(' or '[' && ++_depth > MaxNesting)
+            {
+                throw Invalid(source, $"the header nests deeper than {MaxNesting} levels at character {_position}");
+            }
+
             return c switch
             {
                 '{' => ParseDict(),
@@ -105,6 +126,7 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
                 if (Peek() == '}')
                 {
                     _position++;
+                    _depth--;
                     return result;
                 }
 
@@ -115,7 +137,11 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
 
                 SkipWhitespace();
                 Expect(':');
-                result[key] = ParseValue();
+                if (!result.TryAdd(key, ParseValue()))
+                {
+                    throw Invalid(source, $"the header dict has the key '{key}' twice");
+                }
+
                 SkipWhitespace();
                 if (Peek() == ',')
                 {
@@ -138,6 +164,7 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
                 if (Peek() == close)
                 {
                     _position++;
+                    _depth--;
                     return result;
                 }
 

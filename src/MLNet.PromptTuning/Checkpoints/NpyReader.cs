@@ -11,37 +11,57 @@ namespace MLNet.PromptTuning.Checkpoints;
 /// </summary>
 public static class NpyReader
 {
-    private const int MaxHeaderBytes = 1 << 20;
+    /// <summary>
+    /// The largest header accepted, in bytes. NumPy writes a few hundred bytes for a plain array, and its own reader
+    /// refuses headers above 10,000 bytes unless told otherwise.
+    /// </summary>
+    public const int MaxHeaderBytes = 1 << 16;
+
     private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>Reads a <c>.npy</c> file.</summary>
-    /// <exception cref="InvalidDataException">The file is truncated or not a .npy array.</exception>
+    /// <summary>Reads a <c>.npy</c> file, which must hold exactly one array and nothing after it.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is truncated, has bytes after the array, or is not a .npy array.
+    /// </exception>
     /// <exception cref="NotSupportedException">The element type or byte order is not supported.</exception>
     public static Tensor Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return Read(stream, path, stream.Length);
+        return CheckpointErrors.Guard(path, () =>
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return Read(stream, path, NpyExtent.Present(stream.Length, exact: true));
+        });
     }
 
-    /// <summary>Reads one array from the current position of a stream (need not be seekable, e.g. a deflated zip entry).</summary>
+    /// <summary>
+    /// Reads one array from the current position of a stream (need not be seekable, e.g. a deflated zip entry).
+    /// The stream is left just after the array. When the stream cannot seek, its length is unknown, so memory is taken
+    /// as the array's bytes arrive rather than from the size its header declares.
+    /// </summary>
     /// <param name="stream">The stream, positioned at the <c>\x93NUMPY</c> magic.</param>
     /// <param name="source">A name for messages.</param>
+    /// <exception cref="InvalidDataException">The stream ends early or does not hold a .npy array.</exception>
+    /// <exception cref="NotSupportedException">The element type or byte order is not supported.</exception>
     public static Tensor Read(Stream stream, string source = "stream")
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return Read(stream, source, stream.CanSeek ? stream.Length - stream.Position : null);
+        return CheckpointErrors.Guard(source, () => Read(
+            stream, source,
+            stream.CanSeek ? NpyExtent.Present(stream.Length - stream.Position, exact: false) : NpyExtent.Unknown));
     }
 
-    /// <summary>Reads one array; <paramref name="available"/> bounds the bytes the array may occupy, when known.</summary>
-    internal static Tensor Read(Stream stream, string source, long? available)
+    /// <summary>Reads one array whose bytes are bounded as <paramref name="extent"/> says.</summary>
+    internal static Tensor Read(Stream stream, string source, NpyExtent extent)
     {
-        var header = ReadHeader(stream, source, out var headerBytes);
+        var header = ReadHeader(stream, source, extent, out var headerBytes);
         var type = ToScalarType(header.Descr, source);
         long dataBytes;
         try
         {
             dataBytes = checked(header.Shape.Aggregate(1L, (a, b) => checked(a * b)) * ElementSize(type));
+            _ = checked(header.Shape.Aggregate(1L, (a, b) => checked(a * Math.Max(b, 1))) * ElementSize(type));
         }
         catch (OverflowException)
         {
@@ -50,18 +70,30 @@ public static class NpyReader
         }
 
         // Refuse before allocating: a corrupt header must not make us allocate more than the file holds.
-        if (available is { } limit && dataBytes > limit - headerBytes)
+        if (extent.Limit is { } limit)
         {
-            throw new InvalidDataException(
-                $"'{source}' is truncated: shape ({string.Join(", ", header.Shape)}) of '{header.Descr}' needs " +
-                $"{dataBytes} bytes but only {Math.Max(0, limit - headerBytes)} follow the header.");
+            var room = Math.Max(0, limit - headerBytes);
+            if (dataBytes > room)
+            {
+                throw new InvalidDataException(
+                    $"'{source}' is truncated: shape ({string.Join(", ", header.Shape)}) of '{header.Descr}' needs " +
+                    $"{dataBytes} bytes but only {room} follow the header.");
+            }
+
+            if (extent.Exact && dataBytes < room)
+            {
+                throw new InvalidDataException(
+                    $"'{source}' is not a valid .npy array: shape ({string.Join(", ", header.Shape)}) of " +
+                    $"'{header.Descr}' needs {dataBytes} bytes but {room} follow the header.");
+            }
         }
 
         // A Fortran-ordered array is the C-ordered array of the reversed shape, transposed.
         var storedShape = header.FortranOrder ? header.Shape.Reverse().ToArray() : header.Shape;
         using var scope = torch.NewDisposeScope();
-        var tensor = torch.empty(storedShape, type);
-        TensorBytes.ReadInto(stream, tensor, "array", source);
+        var tensor = extent.BytesPresent
+            ? TensorBytes.ReadNew(stream, storedShape, type, "array", source)
+            : TensorBytes.ReadNewGrowing(stream, storedShape, type, dataBytes, "array", source);
         if (header.FortranOrder && storedShape.Length > 1)
         {
             var reversed = Enumerable.Range(0, storedShape.Length).Reverse().Select(i => (long)i).ToArray();
@@ -71,7 +103,7 @@ public static class NpyReader
         return tensor.MoveToOuterDisposeScope();
     }
 
-    private static NpyHeader ReadHeader(Stream stream, string source, out long headerBytes)
+    private static NpyHeader ReadHeader(Stream stream, string source, NpyExtent extent, out long headerBytes)
     {
         Span<byte> preamble = stackalloc byte[8];
         ReadOrThrow(stream, preamble, source);
@@ -81,6 +113,12 @@ public static class NpyReader
         }
 
         var major = preamble[6];
+        if (preamble[7] != 0)
+        {
+            throw new NotSupportedException($"'{source}' uses .npy format version {major}.{preamble[7]}; " +
+                                            "versions 1.0, 2.0 and 3.0 are supported.");
+        }
+
         int length;
         if (major == 1)
         {
@@ -107,13 +145,37 @@ public static class NpyReader
                                             "versions 1.0, 2.0 and 3.0 are supported.");
         }
 
+        headerBytes = (major == 1 ? 10 : 12) + length;
+        if (extent.Limit is { } limit && headerBytes > limit)
+        {
+            throw new InvalidDataException(
+                $"'{source}' is truncated: its header declares {length} bytes but the array has {limit} in all.");
+        }
+
         var bytes = new byte[length];
         ReadOrThrow(stream, bytes, source);
-        headerBytes = (major == 1 ? 10 : 12) + length;
-        var text = major == 3 ? Encoding.UTF8.GetString(bytes) : Encoding.Latin1.GetString(bytes);
-        return NpyHeader.Parse(text.TrimEnd('\n', ' ', '\0'), source);
+        string text;
+        try
+        {
+            text = major == 3 ? Utf8Strict.GetString(bytes) : Encoding.Latin1.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidDataException($"'{source}' is not a valid .npy array: its header is not valid UTF-8.");
+        }
+
+        // The format ends the header with a newline after the space padding; anything else is damage.
+        if (text.Length == 0 || text[^1] != '\n')
+        {
+            throw new InvalidDataException(
+                $"'{source}' is not a valid .npy array: its header does not end with a newline.");
+        }
+
+        return NpyHeader.Parse(text.TrimEnd('\n', ' '), source);
     }
 
+    private static readonly UTF8Encoding Utf8Strict =
+        new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private static long ElementSize(ScalarType type) => type switch
     {
         ScalarType.Float64 or ScalarType.Int64 => 8,

@@ -8,14 +8,30 @@ namespace MLNet.PromptTuning.Checkpoints;
 /// ZIP64 archives. Keys are the entry names without <c>.npy</c> and may contain <c>/</c>
 /// (for example <c>Transformer/encoderblock_0/LayerNorm_0/scale</c>).
 /// </summary>
+/// <remarks>
+/// Every entry is checked against what the archive records: its CRC-32, its exact length, and sizes the archive can
+/// really hold (a stored entry lies inside the file; a deflated entry cannot expand beyond deflate's 1032:1 ratio, and
+/// its tensor takes memory only as the bytes arrive). Entry names must be unique. A damaged entry is refused, never
+/// loaded.
+/// </remarks>
 public static class NpzReader
 {
     /// <summary>Reads every array of an archive into a new dictionary (archive order); the caller owns the tensors.</summary>
-    /// <exception cref="InvalidDataException">The file is not a zip archive of .npy entries, or an entry is corrupt.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is not a zip archive of .npy entries, an entry is corrupt (CRC, length, header), or two entries share
+    /// a name.
+    /// </exception>
     /// <exception cref="NotSupportedException">An array has an unsupported element type or byte order.</exception>
     public static Dictionary<string, Tensor> Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        return CheckpointErrors.Guard(path, () => ReadArchive(path));
+    }
+
+    private static Dictionary<string, Tensor> ReadArchive(string path)
+    {
+        var archiveLength = new FileInfo(path).Length;
         ZipArchive archive;
         try
         {
@@ -45,8 +61,12 @@ public static class NpzReader
                     }
 
                     var key = entry.FullName[..^4];
-                    using var stream = entry.Open();
-                    result[key] = NpyReader.Read(stream, $"{path}:{entry.FullName}", entry.Length);
+                    if (result.ContainsKey(key))
+                    {
+                        throw new InvalidDataException($"'{path}' has two entries named '{entry.FullName}'.");
+                    }
+
+                    result[key] = ReadEntry(entry, archiveLength, $"{path}:{entry.FullName}");
                 }
 
                 return result;
@@ -60,6 +80,27 @@ public static class NpzReader
 
                 throw;
             }
+        }
+    }
+
+    private static Tensor ReadEntry(ZipArchiveEntry entry, long archiveLength, string source)
+    {
+        using var stream = ZipEntryReadStream.Open(entry, archiveLength, source);
+
+        // A stored entry's bytes lie in the file; a deflated entry's size is only recorded, so memory follows the data.
+        var extent = entry.Length <= entry.CompressedLength
+            ? NpyExtent.Present(entry.Length, exact: true)
+            : NpyExtent.Declared(entry.Length);
+        var tensor = NpyReader.Read(stream, source, extent);
+        try
+        {
+            stream.VerifyComplete("the array");
+            return tensor;
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
         }
     }
 }

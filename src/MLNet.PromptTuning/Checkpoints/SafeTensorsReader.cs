@@ -6,15 +6,20 @@ namespace MLNet.PromptTuning.Checkpoints;
 
 /// <summary>
 /// Reads <c>.safetensors</c> files: an 8-byte little-endian header length, a JSON header describing every tensor,
-/// then the raw data. The header is validated completely on <see cref="Open(string)"/> (bounded length, offsets
-/// inside the data, byte lengths matching dtype and shape, no overlaps) before any tensor is read; each tensor is
-/// then read on demand by seeking to it, straight into native memory, so the file is never held in memory twice.
+/// then the raw data. The header is validated completely on <see cref="Open(string)"/> before any tensor is read, with
+/// the rules of the format's reference implementation: a bounded header length inside the file, UTF-8 JSON starting
+/// with <c>{</c>, unique keys, byte lengths matching dtype and shape, and data offsets that tile the data buffer
+/// exactly (no hole, no overlap, nothing after the last tensor), so a wrong header length or a shifted offset is
+/// refused instead of being read a few bytes off. Each tensor is then read on demand by seeking to it, straight into
+/// native memory, so the file is never held in memory twice.
 /// </summary>
 /// <remarks>
 /// Readable dtypes: BOOL, U8, I8, I16, I32, I64, F16, BF16, F32, F64. Other dtypes of the format (U16, U32, U64,
 /// F8_E4M3, F8_E5M2) are accepted in the header but reading such a tensor throws <see cref="NotSupportedException"/>.
 /// Tensors are returned on the CPU in the stored dtype; <see cref="BackboneCheckpoint"/> converts floating tensors to
-/// float32.
+/// float32. Failures are <see cref="InvalidDataException"/> (a damaged or malformed file),
+/// <see cref="NotSupportedException"/> (a valid dtype this library does not read) or an <see cref="IOException"/>;
+/// see <see cref="BackboneCheckpoint"/> for the whole list.
 /// </remarks>
 public sealed class SafeTensorsReader : IDisposable
 {
@@ -32,7 +37,7 @@ public sealed class SafeTensorsReader : IDisposable
         _stream = stream;
         _leaveOpen = leaveOpen;
         Source = source;
-        var (headerLength, tensors, metadata) = ParseHeader(stream, source);
+        var (headerLength, tensors, metadata) = CheckpointErrors.Guard(source, () => ParseHeader(stream, source));
         _bufferStart = 8 + headerLength;
         Tensors = tensors;
         Metadata = metadata;
@@ -111,18 +116,12 @@ public sealed class SafeTensorsReader : IDisposable
                 $"(supported: {SafeTensorsDTypes.SupportedList}).");
         }
 
-        var tensor = torch.empty(info.Shape.ToArray(), type);
-        try
+        // The header check proved that the tensor's bytes lie inside the file, so allocating them is bounded by it.
+        return CheckpointErrors.Guard(Source, () =>
         {
             _stream.Seek(_bufferStart + info.DataBegin, SeekOrigin.Begin);
-            TensorBytes.ReadInto(_stream, tensor, info.Name, Source);
-            return tensor;
-        }
-        catch
-        {
-            tensor.Dispose();
-            throw;
-        }
+            return TensorBytes.ReadNew(_stream, info.Shape.ToArray(), type, info.Name, Source);
+        }, info.Name);
     }
 
     /// <summary>Reads every tensor into a new dictionary (file order); the caller owns the tensors.</summary>
@@ -207,6 +206,11 @@ public sealed class SafeTensorsReader : IDisposable
             throw Invalid(source, "the header does not start with '{'");
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+        {
+            throw Invalid(source, "the header is not valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {
@@ -248,17 +252,41 @@ public sealed class SafeTensorsReader : IDisposable
             tensors.Sort((a, b) => a.DataBegin != b.DataBegin
                 ? a.DataBegin.CompareTo(b.DataBegin)
                 : a.DataEnd.CompareTo(b.DataEnd));
-            for (var i = 1; i < tensors.Count; i++)
+            CheckTiling(tensors, bufferLength, headerLength, source);
+            return (headerLength, tensors, metadata);
+        }
+    }
+
+    /// <summary>
+    /// The reference implementation's rule: sorted by offset, each tensor starts where the previous ended, the first at
+    /// 0, and the last ends at the end of the file. A hole, an overlap or spare bytes mean a damaged header.
+    /// </summary>
+    private static void CheckTiling(List<SafeTensorInfo> tensors, long bufferLength, long headerLength, string source)
+    {
+        long expected = 0;
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            var tensor = tensors[i];
+            if (tensor.DataBegin < expected)
             {
-                if (tensors[i].DataBegin < tensors[i - 1].DataEnd)
-                {
-                    throw Invalid(source, $"the data of tensors '{tensors[i - 1].Name}' " +
-                                          $"[{tensors[i - 1].DataBegin}, {tensors[i - 1].DataEnd}) and " +
-                                          $"'{tensors[i].Name}' [{tensors[i].DataBegin}, {tensors[i].DataEnd}) overlap");
-                }
+                throw Invalid(source, $"the data of tensors '{tensors[i - 1].Name}' " +
+                                      $"[{tensors[i - 1].DataBegin}, {tensors[i - 1].DataEnd}) and " +
+                                      $"'{tensor.Name}' [{tensor.DataBegin}, {tensor.DataEnd}) overlap");
             }
 
-            return (headerLength, tensors, metadata);
+            if (tensor.DataBegin > expected)
+            {
+                throw Invalid(source, $"the data buffer has a hole of {tensor.DataBegin - expected} bytes before " +
+                                      $"tensor '{tensor.Name}' [{tensor.DataBegin}, {tensor.DataEnd})");
+            }
+
+            expected = tensor.DataEnd;
+        }
+
+        if (expected != bufferLength)
+        {
+            throw Invalid(source, $"the tensors' data ends at byte {expected} of a {bufferLength}-byte data buffer " +
+                                  $"(the header length {headerLength} is wrong, or the file has extra bytes)");
         }
     }
 
@@ -332,6 +360,13 @@ public sealed class SafeTensorsReader : IDisposable
             throw Invalid(source, $"tensor '{name}' has {shape.Count} dimensions (at most 64 are accepted)");
         }
 
+        // An empty tensor still gets strides: their product must not overflow either.
+        if (count == 0 && !FitsInStrides(shape, elementSize))
+        {
+            throw Invalid(source, $"tensor '{name}' has an absurd shape {shapeElement.GetRawText()} " +
+                                  "(its strides overflow)");
+        }
+
         if (!entry.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array ||
             offsets.GetArrayLength() != 2)
         {
@@ -369,6 +404,22 @@ public sealed class SafeTensorsReader : IDisposable
         }
 
         return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);
+    }
+
+    private static bool FitsInStrides(List<long> shape, int elementSize)
+    {
+        long product = elementSize;
+        foreach (var dim in shape)
+        {
+            if (dim > 0 && product > long.MaxValue / dim)
+            {
+                return false;
+            }
+
+            product *= Math.Max(dim, 1);
+        }
+
+        return true;
     }
 
     private static long ReadOffset(JsonElement element, string name, string source)

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using MLNet.PromptTuning.Runtime;
 using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Checkpoints;
@@ -8,7 +9,9 @@ namespace MLNet.PromptTuning.Checkpoints;
 /// Writes <c>.safetensors</c> files that the Python <c>safetensors</c> package, timm and Hugging Face read: the JSON
 /// header is padded with spaces to a multiple of 8 bytes, tensors are ordered by element size (largest first) then by
 /// name so every tensor is aligned to its element size and the output is deterministic, and the file is written to a
-/// temporary file in the same folder and then moved into place, so it is never seen half-written.
+/// temporary file in the same folder, flushed to disk and then moved into place, so the path holds the old or the new
+/// complete file even if the process is killed mid-save. A temporary file left by a killed save is removed by the next
+/// save of the same path.
 /// </summary>
 public static class SafeTensorsWriter
 {
@@ -23,33 +26,8 @@ public static class SafeTensorsWriter
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var fullPath = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(fullPath)!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Write(stream, tensors, metadata);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (IOException)
-            {
-                // Best effort: the original error matters more.
-            }
-
-            throw;
-        }
+        ArgumentNullException.ThrowIfNull(tensors);
+        AtomicFile.Write(path, stream => Write(stream, tensors, metadata));
     }
 
     /// <summary>Writes <paramref name="tensors"/> in the safetensors layout to <paramref name="stream"/> (left open).</summary>

@@ -27,7 +27,7 @@ internal static class TimmKeyMap
         }
         else if (key.StartsWith("head.", StringComparison.Ordinal))
         {
-            result.Head[key] = tensor;
+            result.AddHead(key, tensor, sourceKey);
         }
         else
         {

@@ -13,7 +13,11 @@ internal static class TorchPickleRefusal
     /// <summary>
     /// The exception for a pickle-based file (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.pth.tar</c>, TorchScript).
     /// </summary>
-    public static NotSupportedException Create(string path, CheckpointFileKind kind)
+    /// <param name="path">The file.</param>
+    /// <param name="kind">What the file is.</param>
+    /// <param name="pickleOptIn">Whether <see cref="CheckpointLoadOptions.AllowPyTorchPickles"/> is set (then only
+    /// a format it cannot read, legacy or TorchScript, gets here).</param>
+    public static NotSupportedException Create(string path, CheckpointFileKind kind, bool pickleOptIn = false)
     {
         var what = kind switch
         {
@@ -21,9 +25,14 @@ internal static class TorchPickleRefusal
             CheckpointFileKind.TorchZip => "a PyTorch torch.save checkpoint (zip with data.pkl)",
             _ => "a Python pickle (legacy torch.save format)",
         };
+        var why = pickleOptIn
+            ? "CheckpointLoadOptions.AllowPyTorchPickles reads only the zip format of torch.save (PyTorch 1.6 and " +
+              "later), not this one. "
+            : "MLNet.PromptTuning never unpickles files unless asked to (CheckpointLoadOptions.AllowPyTorchPickles " +
+              "reads the tensors of a torch.save zip file): loading a pickle can run arbitrary code hidden in the " +
+              "file. ";
         return new NotSupportedException(
-            $"'{path}' is {what}. MLNet.PromptTuning never unpickles files: loading a pickle can run arbitrary code " +
-            "hidden in the file. Convert it once to safetensors with Python (pip install safetensors):\n" +
+            $"'{path}' is {what}. {why}Convert it once to safetensors with Python (pip install safetensors):\n" +
             ConversionSnippet + "\n" +
             (kind == CheckpointFileKind.TorchScript
                 ? "(for a TorchScript archive, take sd = torch.jit.load('model.pt', map_location='cpu').state_dict()) "

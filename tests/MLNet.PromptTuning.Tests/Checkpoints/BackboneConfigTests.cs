@@ -98,7 +98,12 @@ public sealed class BackboneConfigTests : IDisposable
             {"Name":"old","ImageHeight":8,"ImageWidth":8,"PatchSize":4,"InChannels":1,"EmbedDim":8,"Depth":1,
              "NumHeads":2,"MlpRatio":4,"QkvBias":true,"LayerNormEps":1E-06,"GlobalPooling":1,"UseFcNorm":true,
              "Preprocessing":{"Height":8,"Width":8,"Channels":1,"Mean":[0.5],"Std":[0.5]},"GridHeight":2}
-            """);
+            """, tensorsFor: new VitConfig
+            {
+                ImageHeight = 8, ImageWidth = 8, PatchSize = 4, InChannels = 1, EmbedDim = 8, Depth = 1, NumHeads = 2,
+                GlobalPooling = GlobalPooling.Average, UseFcNorm = true,
+                Preprocessing = new ImagePreprocessing(8, 8, 1, [0.5f], [0.5f]),
+            });
 
         var config = BackboneCheckpoint.ReadConfig(path);
 
@@ -151,12 +156,91 @@ public sealed class BackboneConfigTests : IDisposable
         Assert.Contains("not a safetensors file", error.Message);
     }
 
-    private string WriteWithConfigJson(string json)
+    [Fact]
+    public void StoredConfigThatDoesNotDescribeTheTensorsIsRefusedBeforeBuilding()
+    {
+        // A file whose vit_config was edited to a huge model: refused from the header, before any model is built.
+        var config = CheckpointFixtures.Config();
+        var deep = WriteWithConfigJson(VitConfigJsonText(config with { Depth = 1_000_000_000 }), tensorsFor: config);
+        var error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.LoadBackbone(deep));
+        Assert.Contains("does not describe the file's tensors", error.Message);
+        Assert.Contains("Depth 1000000000, but the file has only 30 tensors", error.Message);
+
+        var wide = WriteWithConfigJson(VitConfigJsonText(config with { MlpRatio = 1000 }), tensorsFor: config);
+        error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.LoadBackbone(wide));
+        Assert.Contains("MlpRatio 1000", error.Message);
+        Assert.Contains("'blocks.0.mlp.fc1.weight' is [64, 16], the configuration needs [16000, 16]", error.Message);
+    }
+
+    [Fact]
+    public void StoredConfigWithAnAbsurdWidthIsRefusedBeforeBuilding()
+    {
+        var config = CheckpointFixtures.Config();
+        var path = WriteWithConfigJson(VitConfigJsonText(config with { EmbedDim = 1_000_000, NumHeads = 1 }),
+            tensorsFor: config);
+
+        var error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.LoadBackbone(path));
+        Assert.Contains("EmbedDim 1000000", error.Message);
+    }
+
+    [Fact]
+    public void ParameterShapesOfAConfigMatchTheBuiltModel()
+    {
+        foreach (var config in new[]
+                 {
+                     CheckpointFixtures.Config(), CheckpointFixtures.Config(24, 1, average: true),
+                     CheckpointFixtures.Config() with { QkvBias = false, MlpRatio = 2.5, Depth = 3 },
+                 })
+        {
+            using var model = new VisionTransformer(config);
+            var built = model.state_dict().ToDictionary(p => p.Key, p => p.Value.shape);
+            var computed = VitParameterShapes.For(config);
+            Assert.Equal(built.Keys.Order(), computed.Keys.Order());
+            foreach (var (key, shape) in built)
+            {
+                Assert.Equal(shape, computed[key]);
+            }
+        }
+    }
+
+    private static string VitConfigJsonText(VitConfig config)
+    {
+        var path = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".safetensors");
+        try
+        {
+            using var model = new VisionTransformer(CheckpointFixtures.Config());
+            BackboneCheckpoint.Save(model, path);
+            using var reader = SafeTensorsReader.Open(path);
+            var stored = System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.Nodes.JsonObject>(
+                reader.Metadata["vit_config"])!;
+            stored["Depth"] = config.Depth;
+            stored["MlpRatio"] = config.MlpRatio;
+            stored["EmbedDim"] = config.EmbedDim;
+            stored["NumHeads"] = config.NumHeads;
+            return stored.ToJsonString();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private string WriteWithConfigJson(string json, VitConfig? tensorsFor = null)
     {
         var path = Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".safetensors");
-        using var tensor = torch.zeros(1);
-        SafeTensorsWriter.Write(path, new Dictionary<string, Tensor> { ["cls_token"] = tensor },
-            new Dictionary<string, string> { ["vit_config"] = json });
+        var shapes = tensorsFor is null
+            ? new Dictionary<string, long[]> { ["cls_token"] = [1] }
+            : VitParameterShapes.For(tensorsFor);
+        var tensors = shapes.ToDictionary(p => p.Key, p => torch.zeros(p.Value));
+        try
+        {
+            SafeTensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["vit_config"] = json });
+        }
+        finally
+        {
+            CheckpointFixtures.DisposeAll(tensors.Values);
+        }
+
         return path;
     }
 }

@@ -347,6 +347,8 @@ def main():
     torch.save(small, os.path.join(HERE, "refuse_zip.pth"))
     torch.save(small, os.path.join(HERE, "refuse_legacy.pth.tar"), _use_new_zipfile_serialization=False)
 
+    save_pth_fixtures(sd, backbone, mae)
+
     # .npy reader cases.
     base = np.arange(6).reshape(2, 3)
     np.savez(os.path.join(HERE, "npy_dtypes.npz"), f4=base.astype("<f4") / 4, f8=base.astype("<f8") / 8,
@@ -358,6 +360,47 @@ def main():
     for version in ((2, 0), (3, 0)):
         with open(os.path.join(HERE, f"npy_v{version[0]}.npy"), "wb") as f:
             np.lib.format.write_array(f, values, version=version)
+
+
+# --------------------------------------------------------------------------- torch.save files for the opt-in reader
+PICKLE_MARKER = "/tmp/mlnet-prompttuning-pickle-ran.marker"
+
+
+class _Call:
+    """An object whose pickle calls fn(arg) on load: what a hostile checkpoint does (never run by the reader)."""
+
+    def __init__(self, fn, arg):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self):
+        return self.fn, (self.arg,)
+
+
+def save_pth_fixtures(sd, backbone, mae):
+    """torch.save checkpoints (zip format, torch 1.13) read with CheckpointLoadOptions.AllowPyTorchPickles."""
+    pth = lambda name: os.path.join(HERE, name)
+    # A flat timm state dict, as torch.save(model.state_dict()) writes it (an OrderedDict with _metadata).
+    flat = TinyViT(3, "token")
+    flat.load_state_dict(sd)
+    torch.save(flat.state_dict(), pth("vit_timm.pth"))
+    # MAE's release layout: {"model": state_dict}.
+    torch.save({"model": mae}, pth("vit_mae_model.pth"))
+    # MoCo v3's training checkpoint layout: {"epoch", "arch", "state_dict": {"module...."}, "optimizer"}.
+    moco = {"module." + k: v for k, v in sd.items()}
+    optimizer = {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.9, "params": [0, 1, 2]}]}
+    torch.save({"epoch": 300, "arch": "vit_fixture", "state_dict": moco, "optimizer": optimizer},
+               pth("vit_mocov3_checkpoint.pth.tar"))
+    # Views that share one storage: at offsets, reshaped, transposed.
+    base = torch.arange(24, dtype=torch.float32)
+    grid = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    torch.save({"head": base[:4], "middle": base[4:10], "tail": base[10:].view(2, 7), "grid_t": grid.t()},
+               pth("pth_shared_storage.pth"))
+    # What the opt-in reader must refuse, with the name of what it found.
+    torch.save({"model": {"cls_token": sd["cls_token"]}, "best_acc": np.float64(0.5)}, pth("pth_numpy_scalar.pth"))
+    torch.save({"model": {"cls_token": sd["cls_token"]}, "x": _Call(os.system, "touch " + PICKLE_MARKER)},
+               pth("pth_os_system.pth"))
+    torch.save({"model": {"cls_token": sd["cls_token"]},
+                "x": _Call(eval, "__import__('os').system('touch %s')" % PICKLE_MARKER)}, pth("pth_eval.pth"))
 
 
 if __name__ == "__main__":

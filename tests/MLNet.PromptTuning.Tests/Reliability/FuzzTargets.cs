@@ -1,0 +1,138 @@
+using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Tests.Checkpoints;
+using TorchSharp;
+
+namespace MLNet.PromptTuning.Tests.Reliability;
+
+/// <summary>
+/// The fuzzed files and the public calls that load them. Phase 2 adds the model zip (<c>mlContext.Model.Load</c>, with
+/// <see cref="ZipMutations"/>) and the adapter folder (<c>LoadAdapter</c>, mutating one of its files) here.
+/// </summary>
+internal static class FuzzTargets
+{
+    /// <summary>The file a hostile pickle would create if it ever ran; the campaign checks it never appears.</summary>
+    public static readonly string PickleMarker = Path.Combine(Path.GetTempPath(), "mlnet-fuzz-pickle-ran.marker");
+
+    public static IReadOnlyList<FuzzTarget> All { get; } = Build();
+
+    public static FuzzTarget Get(string name) =>
+        All.FirstOrDefault(t => t.Name == name) ??
+        throw new ArgumentException($"No fuzz target '{name}'.", nameof(name));
+
+    private static List<FuzzTarget> Build()
+    {
+        var classToken = CheckpointFixtures.Config();
+        var average = CheckpointFixtures.Config(average: true);
+        var gray = CheckpointFixtures.Config(channels: 1);
+        var targets = new List<FuzzTarget>
+        {
+            SafeTensors("st-timm", "vit_timm.safetensors", classToken),
+            SafeTensors("st-mixed-dtypes", "vit_timm_mixed_dtypes.safetensors", classToken),
+            SafeTensors("st-hf", "vit_hf.safetensors", classToken),
+            SafeTensors("st-hf-model", "vit_hf_model.safetensors", classToken),
+            SafeTensors("st-mocov3-pretrain", "vit_mocov3_pretrain.safetensors", classToken),
+            SafeTensors("st-mae", "vit_mae.safetensors", average),
+            SafeTensors("st-gray", "vit_gray_timm.safetensors", gray),
+            new("st-saved", "safetensors", SavedBackbone, SafeTensorsMutations.Any, LoadStoredBackbone),
+            Npz("npz-jax", "vit_jax.npz", classToken),
+            Npz("npz-jax-deflated", "vit_jax_in21k_compressed.npz", classToken),
+            new("npz-dtypes", "npz", Fixture("npy_dtypes.npz"), MutateNpz, path => Digest(NpzReader.Read(path))),
+            Npy("npy-input", "input.npy"),
+            Npy("npy-fortran", "npy_fortran.npy"),
+            Npy("npy-v2", "npy_v2.npy"),
+            Npy("npy-v3", "npy_v3.npy"),
+        };
+#if !FUZZ_BASELINE
+        targets.Add(Pth("pth-timm", "vit_timm.pth", classToken));
+        targets.Add(Pth("pth-mocov3", "vit_mocov3_checkpoint.pth.tar", classToken));
+        targets.Add(Pth("pth-mae", "vit_mae_model.pth", average));
+#endif
+        return targets;
+    }
+
+    private static FuzzTarget SafeTensors(string name, string file, VitConfig config) =>
+        new(name, "safetensors", Fixture(file), SafeTensorsMutations.Any, path => LoadInto(config, path));
+
+    private static FuzzTarget Npz(string name, string file, VitConfig config) =>
+        new(name, "npz", Fixture(file), MutateNpz, path => LoadInto(config, path));
+
+    private static FuzzTarget Npy(string name, string file) =>
+        new(name, "npy", Fixture(file), NpyMutations.Any, path =>
+        {
+            using var tensor = NpyReader.Read(path);
+            return Digest(new Dictionary<string, torch.Tensor> { ["array"] = tensor });
+        });
+
+#if !FUZZ_BASELINE
+    private static FuzzTarget Pth(string name, string file, VitConfig config)
+    {
+        var options = new CheckpointLoadOptions { AllowPyTorchPickles = true };
+        return new(name, "pth", Fixture(file), MutatePth, path => LoadInto(config, path, options));
+    }
+
+    // A repacked entry has a valid CRC, and torch.save records a storage's size only inside the pickle (which PyBridge
+    // does not expose): changed storage bytes, and pickle edits that still unpickle to tensors, are undetectable.
+    private static Mutation MutatePth(Random random, byte[] seed) =>
+        ZipMutations.Any(random, seed, (r, entry, bytes) => entry.EndsWith("data.pkl", StringComparison.Ordinal)
+            ? PickleMutations.Any(r, bytes, PickleMarker) is var m && m.Kind == "pickle-payload"
+                ? m
+                : m with { Detectable = false }
+            : ByteMutations.Any(r, bytes, (at, count) => true) with { Detectable = false });
+#endif
+
+    private static Mutation MutateNpz(Random random, byte[] seed) =>
+        ZipMutations.Any(random, seed, (r, entry, bytes) => NpyMutations.Any(r, bytes));
+
+    private static Func<byte[]> Fixture(string file) => () => File.ReadAllBytes(CheckpointFixtures.Path(file));
+
+    /// <summary>The public call a user makes: read, map and load into a backbone of the fixture's shape.</summary>
+    private static LoadDigest LoadInto(VitConfig config, string path, CheckpointLoadOptions? options = null)
+    {
+        using var backbone = new VisionTransformer(config);
+#if FUZZ_BASELINE
+        using var checkpoint = BackboneCheckpoint.Read(path);
+#else
+        using var checkpoint = BackboneCheckpoint.Read(path, options: options);
+#endif
+        checkpoint.LoadInto(backbone, options);
+        return new LoadDigest(LoadDigests.Of(backbone.state_dict().Concat(checkpoint.HeadTensors)), "");
+    }
+
+    private static LoadDigest LoadStoredBackbone(string path)
+    {
+        using var backbone = BackboneCheckpoint.LoadBackbone(path);
+        var config = System.Text.Json.JsonSerializer.Serialize(backbone.Config);
+        return new LoadDigest(LoadDigests.Of(backbone.state_dict()), LoadDigests.Of(config));
+    }
+
+    private static LoadDigest Digest(Dictionary<string, torch.Tensor> tensors)
+    {
+        try
+        {
+            return new LoadDigest(LoadDigests.Of(tensors), "");
+        }
+        finally
+        {
+            CheckpointFixtures.DisposeAll(tensors.Values);
+        }
+    }
+
+    /// <summary>A backbone written by the library itself, with its vit_config: the file LoadBackbone opens.</summary>
+    private static byte[] SavedBackbone()
+    {
+        var path = Path.Combine(
+            Path.GetTempPath(), $"fuzz-seed-{Environment.ProcessId}-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var backbone = new VisionTransformer(CheckpointFixtures.Config());
+            BackboneCheckpoint.Load(backbone, CheckpointFixtures.Path("vit_timm.safetensors"));
+            BackboneCheckpoint.Save(backbone, path);
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
