@@ -123,7 +123,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
             model = new PromptedVisionTransformer(
-                backbone, o.ResolveMethodOptions(), classes.Count, ownsBackbone, o.MethodRegistry, o.HeadInitialization);
+                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.HeadInitialization);
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
             if (o.Precision == TrainingPrecision.BFloat16)
             {
@@ -136,7 +136,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                 $"{classes.Count} classes, {trainSet.Count} training and {validationSet?.Count ?? 0} validation images.");
 
             var device = DeviceSelection.Resolve(o.Device, _host, nameof(o.Device));
-            var trainer = new ClassifierTrainer(ToTrainingOptions(o, device), new ChannelLogger(channel),
+            var engineOptions = o with { Seed = SeedOf(o), Device = DeviceSelection.ToEngineDevice(device) };
+            var trainer = new ClassifierTrainer(engineOptions, new ChannelLogger(channel),
                 new ProgressRelay(_host, o.Progress))
             {
                 EpochCompleted = o.MetricsCallback,
@@ -248,7 +249,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         {
             _host.CheckAlive();
             using var scope = torch.NewDisposeScope();
-            var image = PromptViTScorer.ToEightBitRange(images.Images[row], _options.PixelValueScale).to_type(torch.ScalarType.Byte);
+            var image = PixelRounding.ToEightBitRange(images.Images[row], _options.PixelValueScale)
+                .to_type(torch.ScalarType.Byte);
             var pixels = image.contiguous().data<byte>().ToArray();
             builder.Add(pixels, (int)image.shape[0], (int)image.shape[1], (int)image.shape[2], images.Labels[row]);
         }
@@ -311,27 +313,5 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         return (train.ToArray(), validation.ToArray());
     }
 
-    private int SeedOf(Options o) => o.Seed ?? MLNetEnvironment.GetSeed(_host) ?? 1;
-
-    private TrainingOptions ToTrainingOptions(Options o, torch.Device device) => new()
-    {
-        Optimizer = o.Optimizer,
-        LearningRate = o.LearningRate,
-        WeightDecay = o.WeightDecay,
-        Epochs = o.MaxEpoch,
-        BatchSize = o.BatchSize,
-        EvaluationBatchSize = o.InferenceBatchSize,
-        WarmupEpochs = o.WarmupEpochs,
-        LabelSmoothing = o.LabelSmoothing,
-        GradientClipNorm = o.GradientClipNorm,
-        Seed = SeedOf(o),
-        NumberOfThreads = o.NumberOfThreads,
-        Device = device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, (int)device.index)}" : "cpu",
-        Precision = o.Precision,
-        EarlyStoppingPatience = o.EarlyStoppingPatience,
-        EarlyStoppingMinDelta = o.EarlyStoppingMinDelta,
-        CheckpointDirectory = o.CheckpointDirectory,
-        RandomResizedCrop = o.RandomResizedCrop,
-        HorizontalFlip = o.HorizontalFlip,
-    };
+    private int SeedOf(Options o) => o.Seed ?? MLNetEnvironment.GetSeed(_host) ?? TrainingOptions.Defaults.Seed;
 }

@@ -39,4 +39,8 @@ internal static class DeviceSelection
 
         return torch.CPU;
     }
+
+    /// <summary>The engine's spelling of a resolved device (<c>cpu</c> or <c>cuda:N</c>).</summary>
+    public static string ToEngineDevice(torch.Device device) =>
+        device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, (int)device.index)}" : "cpu";
 }

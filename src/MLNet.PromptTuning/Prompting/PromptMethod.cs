@@ -44,15 +44,6 @@ public abstract class PromptMethod : nn.Module
     /// <summary>The block sites this method contributes at; the backbone offers no others (zero cost when empty).</summary>
     public virtual IReadOnlySet<BlockSite> UsedSites => NoSites;
 
-    /// <summary>True when the backbone's own weights are trained too (full fine-tuning).</summary>
-    public virtual bool TrainsBackbone => false;
-
-    /// <summary>
-    /// Stochastic-depth rate of the backbone during training (0 = off, the VPT convention of a backbone kept in
-    /// evaluation mode). Rates grow linearly from 0 at the first block to this value at the last, as in timm.
-    /// </summary>
-    public virtual double BackboneStochasticDepthRate => 0;
-
     /// <summary>After patch and position embedding, before block 0: insert shallow prompts or edit the input.</summary>
     public virtual void OnEmbeddings(PromptContext context)
     {

@@ -18,6 +18,12 @@ public interface ITrainableClassifier
     /// <summary>Number of classes the head predicts.</summary>
     int NumberOfClasses { get; }
 
+    /// <summary>
+    /// The learning rate and warm-up this model trains well with, used when <see cref="TrainingOptions"/> leaves them
+    /// unset. Default <see cref="TrainingDefaults.Generic"/>.
+    /// </summary>
+    TrainingDefaults TrainingDefaults => TrainingDefaults.Generic;
+
     /// <summary>The input contract: images are resized and normalised to this before <see cref="Forward"/>.</summary>
     ImagePreprocessing Preprocessing { get; }
 

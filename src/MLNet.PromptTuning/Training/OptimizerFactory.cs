@@ -10,29 +10,30 @@ namespace MLNet.PromptTuning.Training;
 /// </summary>
 internal static class OptimizerFactory
 {
-    public static OptimizerHelper Create(TrainingOptions options, IReadOnlyList<ParameterGroup> groups)
+    /// <summary>The optimiser over <paramref name="groups"/> at base rate <paramref name="learningRate"/>.</summary>
+    public static OptimizerHelper Create(TrainingOptions options, double learningRate, IReadOnlyList<ParameterGroup> groups)
     {
         switch (options.Optimizer)
         {
             case OptimizerKind.AdamW:
                 var adamGroups = groups.Select(g => new AdamW.ParamGroup(
                     g.Parameters.ToArray(),
-                    lr: options.LearningRate * g.LearningRateScale,
+                    lr: learningRate * g.LearningRateScale,
                     beta1: options.AdamBeta1,
                     beta2: options.AdamBeta2,
                     eps: options.AdamEpsilon,
                     weight_decay: g.ApplyWeightDecay ? options.WeightDecay : 0.0)).ToArray();
                 return torch.optim.AdamW(
-                    adamGroups, options.LearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, 0.0);
+                    adamGroups, learningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, 0.0);
             case OptimizerKind.Sgd:
                 var sgdGroups = groups.Select(g => new SGD.ParamGroup(
                     g.Parameters.ToArray(),
-                    lr: options.LearningRate * g.LearningRateScale,
+                    lr: learningRate * g.LearningRateScale,
                     momentum: options.Momentum,
                     dampening: 0.0,
                     weight_decay: g.ApplyWeightDecay ? options.WeightDecay : 0.0,
                     nesterov: false)).ToArray();
-                return torch.optim.SGD(sgdGroups, options.LearningRate, options.Momentum);
+                return torch.optim.SGD(sgdGroups, learningRate, options.Momentum);
             default:
                 throw new NotSupportedException($"Optimizer {options.Optimizer} is not supported; use AdamW or Sgd.");
         }

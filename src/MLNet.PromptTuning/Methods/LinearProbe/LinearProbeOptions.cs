@@ -1,4 +1,5 @@
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.LinearProbe;
 
@@ -10,4 +11,11 @@ public sealed class LinearProbeOptions : PromptMethodOptions
 
     /// <inheritdoc/>
     public override string MethodId => Id;
+
+    /// <summary>
+    /// Peak learning rate 0.05 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset: a head alone needs about ten times the prompt
+    /// methods' rate.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.05, WarmupEpochs: 2);
 }

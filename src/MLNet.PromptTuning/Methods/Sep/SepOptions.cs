@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.Sep;
 
@@ -19,6 +20,12 @@ public sealed class SepOptions : PromptMethodOptions
 
     /// <inheritdoc/>
     public override string MethodId => Id;
+
+    /// <summary>
+    /// Peak learning rate 0.005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
 
     /// <summary>
     /// Number of prompts M, appended after the patches; also the number of representative tokens k selected per layer
