@@ -199,7 +199,7 @@ internal static class OursWorker
 
     private static TrainingOptions Options(WorkerSettings s, int epochs) => new TrainingOptions
     {
-        Epochs = epochs,
+        MaxEpoch = epochs,
         BatchSize = s.Batch,
         LearningRate = 1e-3,
         WeightDecay = 0.01,

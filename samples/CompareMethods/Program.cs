@@ -80,7 +80,7 @@ Console.WriteLine(Inv($"Backbone {backbone.Config.Name} from {backbonePath}; tra
 // Untimed warm-up (JIT compilation, libtorch's thread pool), so the first timed run is not slower than the rest.
 using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].CreateOptions(), classes.Length))
 {
-    new ClassifierTrainer(new TrainingOptions { Epochs = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0 })
+    new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0 })
         .Train(warmupModel, trainSet);
 }
 
@@ -102,7 +102,7 @@ foreach (var method in methods)
             Optimizer = OptimizerKind.AdamW,
             LearningRate = method.LearningRate,
             WeightDecay = 0.01,
-            Epochs = epochs,
+            MaxEpoch = epochs,
             BatchSize = batchSize,
             WarmupEpochs = 2,
             Schedule = LearningRateSchedule.Cosine,

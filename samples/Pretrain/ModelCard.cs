@@ -101,7 +101,7 @@ internal sealed record ModelCard(
         b.AppendLine("| setting | value |");
         b.AppendLine("|---|---|");
         Row(b, "seed", Inv($"{o.Seed} (initialisation, shuffling, augmentation)"));
-        Row(b, "epochs / batch", Inv($"{o.Epochs} / {o.BatchSize} ({(trainImages + o.BatchSize - 1) / o.BatchSize} steps per epoch)"));
+        Row(b, "epochs / batch", Inv($"{o.MaxEpoch} / {o.BatchSize} ({(trainImages + o.BatchSize - 1) / o.BatchSize} steps per epoch)"));
         Row(b, "optimiser", Inv($"AdamW, lr {o.LearningRate:G}, β = ({o.AdamBeta1}, {o.AdamBeta2}), ε {o.AdamEpsilon:G}, weight decay {o.WeightDecay:G} (not on biases, norms, class token, position embedding)"));
         Row(b, "schedule", Inv($"linear warmup {o.WarmupEpochs:G} epoch(s), then cosine per step"));
         Row(b, "loss", Inv($"cross-entropy, label smoothing {o.LabelSmoothing:G}"));

@@ -147,11 +147,11 @@ internal sealed class ProtocolRunner : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var options = method.CreateOptions(_registry);
-        bool trainsBackbone = TrainsBackbone(options);
+        bool trainsBackbone = options.Scope.TrainsBackbone;
         var precision = trainsBackbone ? TrainingPrecision.Float32 : _o.Precision;
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(
-            Backbone(precision), options, task.NumberOfClasses, registry: _registry, headInitialization: _o.HeadInitialization);
+            Backbone(precision), options, task.NumberOfClasses, headInitialization: _o.HeadInitialization);
         if (precision == TrainingPrecision.BFloat16)
         {
             model.SetComputePrecision(torch.ScalarType.BFloat16);
@@ -162,7 +162,7 @@ internal sealed class ProtocolRunner : IDisposable
                 .Select(s => string.Concat(s.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' ? c : '_')))));
         var training = new TrainingOptions
         {
-            Epochs = _o.Epochs,
+            MaxEpoch = _o.Epochs,
             BatchSize = _o.BatchSize,
             LearningRate = _o.EffectiveLearningRate(lr),
             WeightDecay = wd,
@@ -202,12 +202,6 @@ internal sealed class ProtocolRunner : IDisposable
         }
 
         return (task.Test.Count == 0 ? 0 : correct / (double)task.Test.Count, task.Test.Count);
-    }
-
-    private bool TrainsBackbone(PromptMethodOptions options)
-    {
-        using var probe = _registry.Create(options, Backbone(TrainingPrecision.Float32).Description);
-        return probe.TrainsBackbone;
     }
 
     /// <summary>The shared frozen backbone; a second bf16 copy when bf16 is asked for, so the float32 one stays exact.</summary>

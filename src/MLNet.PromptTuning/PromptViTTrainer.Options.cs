@@ -211,13 +211,14 @@ public sealed partial class PromptViTTrainer
             if (MethodOptions is { } options)
             {
                 OptionChecks.Require(Method is null || Method == options.MethodId, nameof(Options), nameof(Method),
-                    Method, $"'{options.MethodId}' (the method of Options.MethodOptions, {options.GetType().Name}) or null");
+                    $"'{Method}'", $"'{options.MethodId}' (the method of Options.MethodOptions, " +
+                    $"{options.GetType().Name}) or null");
                 return options;
             }
 
             string id = Method ?? Defaults.Method;
             var registry = PromptMethodRegistry.Default;
-            OptionChecks.Require(registry.Contains(id), nameof(Options), nameof(Method), id,
+            OptionChecks.Require(registry.Contains(id), nameof(Options), nameof(Method), $"'{id}'",
                 $"a registered method id: {string.Join(", ", registry.Ids)}");
             return registry.CreateOptions(id);
         }

@@ -55,9 +55,18 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
                 $"Expected one of: {string.Join(", ", Enum.GetNames<HeadInitialization>())}.");
         }
 
-        Scope = scope ?? methodOptions.Scope;
-        Scope.Validate();
+        // The method validates its options first, so an option that also shapes the scope is reported by its name.
         _method = PromptMethodRegistry.Default.Create(methodOptions, backbone.Description);
+        Scope = scope ?? methodOptions.Scope;
+        try
+        {
+            Scope.Validate();
+        }
+        catch
+        {
+            _method.Dispose();
+            throw;
+        }
         if (Scope.TrainsBackbone && !ownsBackbone)
         {
             // Training would change a backbone other models may share: train a private copy instead.

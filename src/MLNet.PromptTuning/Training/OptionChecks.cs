@@ -13,7 +13,7 @@ internal static class OptionChecks
     /// <param name="condition">Whether the value is valid.</param>
     /// <param name="owner">The options class as the user knows it, for example <c>Options</c>.</param>
     /// <param name="option">The property name.</param>
-    /// <param name="value">The value found.</param>
+    /// <param name="value">The value found (quote text values that are names, such as a method id).</param>
     /// <param name="expected">What is valid, for example <c>[1, 100000]</c>.</param>
     public static void Require(bool condition, string owner, string option, object? value, string expected)
     {
@@ -49,7 +49,6 @@ internal static class OptionChecks
     private static string Show(object? value) => value switch
     {
         null => "null",
-        string s => $"'{s}'",
         double d => Format(d),
         float f => Format(f),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),

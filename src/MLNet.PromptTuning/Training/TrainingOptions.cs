@@ -18,7 +18,7 @@ public record TrainingOptions
     /// <summary>
     /// Peak (base) learning rate, before warm-up and decay and before each group's scale. Default null: the model's
     /// own recommendation (for a prompt-tuned model, its method's <c>TrainingDefaults</c>; otherwise
-    /// <see cref="TrainingDefaults.Generic"/>, 1e-3). Range (0, 100].
+    /// <see cref="TrainingDefaults.Generic"/>, 1e-3). Range [0, 100] (0 measures the loss without changing weights).
     /// </summary>
     public virtual double? LearningRate { get; set; }
 
@@ -152,7 +152,7 @@ public record TrainingOptions
         string owner = OwnerName;
         if (LearningRate is { } rate)
         {
-            OptionChecks.InRange(owner, nameof(LearningRate), rate, 0, 100, minInclusive: false);
+            OptionChecks.InRange(owner, nameof(LearningRate), rate, 0, 100);
         }
 
         OptionChecks.InRange(owner, nameof(WeightDecay), WeightDecay, 0, 10);

@@ -106,10 +106,9 @@ internal sealed class TrainingRun : IDisposable
     private void Build()
     {
         var o = Options;
-        OptionChecks.Require(WarmupEpochs >= 0 && WarmupEpochs <= o.MaxEpoch, nameof(TrainingDefaults),
-            nameof(WarmupEpochs), WarmupEpochs, $"[0, MaxEpoch = {o.MaxEpoch}]");
-        OptionChecks.Require(LearningRate > 0 && double.IsFinite(LearningRate), nameof(TrainingDefaults),
-            nameof(LearningRate), LearningRate, "a positive rate");
+        // The options were validated; what the model proposed for unset ones is checked here.
+        OptionChecks.InRange(nameof(TrainingDefaults), nameof(WarmupEpochs), WarmupEpochs, 0, o.MaxEpoch);
+        OptionChecks.InRange(nameof(TrainingDefaults), nameof(LearningRate), LearningRate, 0, 100);
         Threads = Runtime.TorchThreads.Configure(o.NumberOfThreads);
         Device = Runtime.TorchDevices.Resolve(o.Device);
         Model.MoveTo(Device);

@@ -110,8 +110,7 @@ public sealed class PromptViTErrorTests
 
         var epochs = Assert.ThrowsAny<ArgumentException>(() =>
             ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x", MaxEpoch = 0 }));
-        Assert.Contains("Options.MaxEpoch is 0", epochs.Message);
-        Assert.Contains("[1, 10000]", epochs.Message);
+        Assert.Contains("Options.MaxEpoch is 0; expected [1, 100000].", epochs.Message);
 
         var head = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(
             new PromptViTTrainer.Options { BackbonePath = "x", HeadInitialization = (MLNet.PromptTuning.Modeling.HeadInitialization)9 }));
@@ -130,7 +129,7 @@ public sealed class PromptViTErrorTests
         Assert.Contains("nothing is downloaded", fileError.Message);
 
         var badPrompt = fixture.Options();
-        badPrompt.Vpt.PromptLength = 0;
+        badPrompt.MethodOptions = new MLNet.PromptTuning.Methods.Vpt.VptOptions { PromptLength = 0 };
         var promptError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(badPrompt).Fit(data));
         Assert.Contains("PromptLength is 0", promptError.Message);
     }

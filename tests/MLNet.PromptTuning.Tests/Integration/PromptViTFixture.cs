@@ -39,12 +39,12 @@ internal sealed class PromptViTFixture : IDisposable
         Method = method,
         MaxEpoch = epochs,
         BatchSize = 4,
-        LearningRate = 0.01f,
+        LearningRate = 0.01,
         WarmupEpochs = 0,
         InferenceBatchSize = 5,
         NumberOfThreads = 2,
         Seed = 3,
-        Vpt = new MLNet.PromptTuning.Methods.Vpt.VptOptions { PromptLength = 3 },
+        MethodOptions = method == "vpt" ? new MLNet.PromptTuning.Methods.Vpt.VptOptions { PromptLength = 3 } : null,
     };
 
     public void Dispose() => Images.Dispose();

@@ -37,7 +37,7 @@ public sealed class ReadmeExampleTests
 
             var trainer = new ClassifierTrainer(new TrainingOptions
             {
-                Epochs = 8, BatchSize = 8, LearningRate = 1e-2, WarmupEpochs = 0, NumberOfThreads = 2, Device = "cpu",
+                MaxEpoch = 8, BatchSize = 8, LearningRate = 1e-2, WarmupEpochs = 0, NumberOfThreads = 2, Device = "cpu",
             });
             TrainingResult result = trainer.Train(model, trainSet);
 

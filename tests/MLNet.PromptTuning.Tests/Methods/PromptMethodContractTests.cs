@@ -46,7 +46,7 @@ public sealed class PromptMethodContractTests
             optimizer.step();
         }
 
-        bool trainsBackbone = model.Method.TrainsBackbone;
+        bool trainsBackbone = model.Scope.TrainsBackbone;
         foreach (var (key, value) in model.state_dict())
         {
             bool trainableKey = key.StartsWith("prompt.") || key.StartsWith("head.") || (trainsBackbone && key.StartsWith("backbone."));
@@ -86,7 +86,7 @@ public sealed class PromptMethodContractTests
         using var backbone = TinyModels.Backbone();
         using var images = TinyModels.Images();
         using var model = new PromptedVisionTransformer(backbone, MethodCases.Create(name), 4);
-        if (model.Method.TrainsBackbone)
+        if (model.Scope.TrainsBackbone)
         {
             // Only prompts and the head keep float32 master weights; a trained bf16 backbone would lose its updates.
             Assert.Throws<NotSupportedException>(() => model.SetComputePrecision(ScalarType.BFloat16));

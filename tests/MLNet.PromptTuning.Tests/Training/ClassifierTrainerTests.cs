@@ -12,7 +12,7 @@ public sealed class ClassifierTrainerTests : IDisposable
 
     private static TrainingOptions Base => new()
     {
-        Epochs = 3,
+        MaxEpoch = 3,
         BatchSize = 4,
         LearningRate = 0.05,
         WarmupEpochs = 1,
@@ -68,7 +68,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         var options = Base with
         {
             Optimizer = optimizer,
-            Epochs = 4,
+            MaxEpoch = 4,
             WeightDecay = 0.05,
             RandomResizedCrop = true,
             HorizontalFlip = true,
@@ -135,7 +135,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         using var train = ToyData.Separable(8, seed: 3);
         var options = Base with
         {
-            Epochs = 1,
+            MaxEpoch = 1,
             LearningRate = lr,
             WeightDecay = wd,
             WarmupEpochs = 0,
@@ -158,7 +158,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         torch.manual_seed(3);
         using var model = new ToyClassifier(1, 4, 2, decayProbes: true);
         using var train = ToyData.Separable(8, seed: 3);
-        var options = Base with { Optimizer = OptimizerKind.Sgd, Epochs = 1, WeightDecay = 0.5, WarmupEpochs = 0 };
+        var options = Base with { Optimizer = OptimizerKind.Sgd, MaxEpoch = 1, WeightDecay = 0.5, WarmupEpochs = 0 };
 
         new ClassifierTrainer(options).Train(model, train);
 
@@ -181,7 +181,7 @@ public sealed class ClassifierTrainerTests : IDisposable
             }
         });
 
-        new ClassifierTrainer(Base with { Epochs = 4, WarmupEpochs = 1 }, progress: progress).Train(model, train);
+        new ClassifierTrainer(Base with { MaxEpoch = 4, WarmupEpochs = 1 }, progress: progress).Train(model, train);
 
         var scheduler = new LearningRateScheduler(LearningRateSchedule.Cosine, 1, 4, 3);
         Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), rates.Select(r => r.Step));
@@ -207,7 +207,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         double? loss = null;
         var progress = new SyncProgress<TrainingProgress>(p => loss ??= p.Loss);
 
-        new ClassifierTrainer(Base with { Epochs = 1, LearningRate = 0, LabelSmoothing = smoothing }, progress: progress)
+        new ClassifierTrainer(Base with { MaxEpoch = 1, LearningRate = 0, LabelSmoothing = smoothing }, progress: progress)
             .Train(model, data);
 
         double logSumExp = Math.Log(logits.Sum(z => Math.Exp(z)));
@@ -229,7 +229,7 @@ public sealed class ClassifierTrainerTests : IDisposable
             LearningRate = 1,
             WarmupEpochs = 0,
             Schedule = LearningRateSchedule.Constant,
-            Epochs = 1,
+            MaxEpoch = 1,
         };
 
         double UpdateNorm(double clip)
@@ -269,7 +269,7 @@ public sealed class ClassifierTrainerTests : IDisposable
             }
         });
         var logger = new ListLogger();
-        var options = Base with { Epochs = 6, EarlyStoppingPatience = 2, WarmupEpochs = 0 };
+        var options = Base with { MaxEpoch = 6, EarlyStoppingPatience = 2, WarmupEpochs = 0 };
 
         var result = new ClassifierTrainer(options, logger, progress).Train(model, train, validation);
 
@@ -345,7 +345,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         });
         var options = Base with
         {
-            Epochs = 3,
+            MaxEpoch = 3,
             CheckpointDirectory = Path.Combine(_root, "leak"),
             EarlyStoppingPatience = 5,
             RandomResizedCrop = true,
@@ -375,7 +375,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         using var model = new ToyClassifier(1, 4, 2, hidden: 16);
         using var train = ToyData.Separable(64, seed: 5);
         using var validation = ToyData.Separable(32, seed: 6);
-        var options = Base with { Epochs = 6, BatchSize = 8, LearningRate = 0.05 };
+        var options = Base with { MaxEpoch = 6, BatchSize = 8, LearningRate = 0.05 };
 
         var result = new ClassifierTrainer(options).Train(model, train, validation);
 
@@ -413,7 +413,7 @@ public sealed class ClassifierTrainerTests : IDisposable
         using var model = new ToyClassifier(1, 4, 2);
         using var train = ToyData.Separable(8, seed: 5);
 
-        var result = new ClassifierTrainer(Base with { Epochs = 1, Precision = TrainingPrecision.BFloat16 }).Train(model, train);
+        var result = new ClassifierTrainer(Base with { MaxEpoch = 1, Precision = TrainingPrecision.BFloat16 }).Train(model, train);
 
         Assert.All(model.InputTypes, t => Assert.Equal(torch.ScalarType.BFloat16, t));
         Assert.True(double.IsFinite(result.History[0].TrainLoss));
@@ -488,15 +488,15 @@ public sealed class ClassifierTrainerTests : IDisposable
         torch.manual_seed(5);
         using var model = new ToyClassifier(1, 4, 2);
         using var train = ToyData.Separable(8, seed: 5);
-        new ClassifierTrainer(Base with { Epochs = 1, CheckpointDirectory = dir }).Train(model, train);
+        new ClassifierTrainer(Base with { MaxEpoch = 1, CheckpointDirectory = dir }).Train(model, train);
 
         var e = Assert.Throws<InvalidOperationException>(
-            () => new ClassifierTrainer(Base with { Epochs = 1, CheckpointDirectory = dir, LearningRate = 0.1 }).Train(model, train));
+            () => new ClassifierTrainer(Base with { MaxEpoch = 1, CheckpointDirectory = dir, LearningRate = 0.1 }).Train(model, train));
         Assert.Contains("LearningRate = 0.05", e.Message);
         Assert.Contains("LearningRate = 0.1", e.Message);
 
         // Opting out of resume trains from scratch and overwrites the checkpoint.
-        var fresh = new ClassifierTrainer(Base with { Epochs = 1, CheckpointDirectory = dir, LearningRate = 0.1, ResumeFromCheckpoint = false })
+        var fresh = new ClassifierTrainer(Base with { MaxEpoch = 1, CheckpointDirectory = dir, LearningRate = 0.1, ResumeFromCheckpoint = false })
             .Train(model, train);
         Assert.Equal(0, fresh.ResumedFromEpoch);
     }
@@ -505,7 +505,7 @@ public sealed class ClassifierTrainerTests : IDisposable
     public void ResumingAFinishedRunReturnsItsHistory()
     {
         var dir = Path.Combine(_root, "finished");
-        var options = Base with { Epochs = 2, CheckpointDirectory = dir };
+        var options = Base with { MaxEpoch = 2, CheckpointDirectory = dir };
         var (weights, result) = TrainToyOn(options, ToyData.Separable(8, seed: 5), null);
 
         var (again, againResult) = TrainToyOn(options, ToyData.Separable(8, seed: 5), null);

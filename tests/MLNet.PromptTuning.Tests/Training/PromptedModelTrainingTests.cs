@@ -15,7 +15,7 @@ public sealed class PromptedModelTrainingTests : IDisposable
 
     private static TrainingOptions Options => new()
     {
-        Epochs = 3,
+        MaxEpoch = 3,
         BatchSize = 4,
         LearningRate = 0.01,
         WarmupEpochs = 1,
