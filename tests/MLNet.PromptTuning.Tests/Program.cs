@@ -16,7 +16,8 @@ internal static class Program
             return SavedModelScorer.Run(args.Skip(1).ToArray());
         }
 
-        Console.Error.WriteLine($"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>");
+        Console.Error.WriteLine(
+            $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt> <threads>");
         return 2;
     }
 }

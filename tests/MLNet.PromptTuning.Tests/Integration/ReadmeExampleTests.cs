@@ -6,6 +6,7 @@ using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
 using Xunit;
+using MLNet.PromptTuning.Tests.TestSupport;
 
 namespace MLNet.PromptTuning.Tests.Integration;
 
@@ -15,6 +16,8 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void LoadingASafetensorsViTAndTrainingVptDeepOnTensorsLearns()
     {
+        // NumberOfThreads = 2 below sets the process-wide count; the scope puts the previous one back afterwards.
+        using var threads = new TorchThreadScope();
         string path = Path.Combine(Path.GetTempPath(), $"readme-vit-{Guid.NewGuid():N}.safetensors");
         try
         {

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.PromptTuning.Tests.TestSupport;
 using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Interop;
@@ -19,6 +20,7 @@ public sealed class PersistenceTests
     [Fact]
     public void SavedPipelineLoadsInAFreshProcessWithoutRegisterAssemblyAndScoresBitIdentically()
     {
+        using var threads = new TorchThreadScope();
         var ml = new MLContext(seed: 1);
         using TestImageSet images = TestImageSet.Create(7);
         IDataView data = ml.Data.LoadFromTextFile<ImageRow>(images.WriteTsv(), hasHeader: true, separatorChar: '\t');
@@ -43,7 +45,8 @@ public sealed class PersistenceTests
         }
 
         string output = Path.Combine(images.Folder, "fresh-process.txt");
-        RunFreshProcess(SavedModelScorer.Command, modelPath, images.WriteTsv(), images.Folder, output);
+        RunFreshProcess(SavedModelScorer.Command, modelPath, images.WriteTsv(), images.Folder, output,
+            threads.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string[] lines = File.ReadAllLines(output);
 
         Assert.Equal("library-loaded-before-load=False", lines[0]);
@@ -75,7 +78,7 @@ public sealed class PersistenceTests
         ITransformer loaded = fresh.Model.Load(stream, out _);
         IDataView after = loaded.Transform(data);
 
-        var transformer = ((TransformerChain<ITransformer>)loaded).OfType<MLNet.PromptTuning.Interop.PixelMeanLinearTransformer>().Single();
+        var transformer = ((TransformerChain<ITransformer>)loaded).OfType<PixelMeanLinearTransformer>().Single();
         Assert.Equal(new MLNet.PromptTuning.Interop.ImageScoringSettings("Photo", "Score", "PredictedLabel", 5,
             new MLNet.PromptTuning.Data.ImageInputSpec(Channels: 1)), transformer.Core.Settings);
         foreach (string column in new[] { "Score", "PredictedLabel" })

@@ -11,10 +11,13 @@ namespace MLNet.PromptTuning.Tests.Methods;
 public sealed class PromptMethodContractTests
 {
     [Fact]
-    public void EveryRegisteredMethodHasAContractCase()
+    public void EveryBuiltInMethodHasAContractCase()
     {
+        // Methods declared by other assemblies (the tests' own sixth method) are not the library's to cover here.
+        var registry = PromptMethodRegistry.Default;
+        var library = typeof(PromptViTTransformer).Assembly;
         Assert.Equal(
-            PromptMethodRegistry.Default.Ids.OrderBy(i => i),
+            registry.Ids.Where(id => registry.GetOptionsType(id).Assembly == library).OrderBy(i => i),
             MethodCases.CoveredIds.OrderBy(i => i));
     }
 
