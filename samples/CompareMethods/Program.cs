@@ -1,10 +1,10 @@
-// Do the methods learn? Trains every built-in method on real downstream data, Fashion-MNIST classes 5-9 (Sandal,
+// Research tool, not an example: do the methods learn? Trains every registered method on real downstream data, Fashion-MNIST classes 5-9 (Sandal,
 // Shirt, Sneaker, Bag, Ankle boot) from Debian's dataset-fashion-mnist package, on top of the embedded backbone
 // (samples/Assets/backbone, pretrained on classes 0-4 only), with the same budget for every method and three seeds,
 // and writes a Markdown table of test accuracy (mean ± std), trainable parameters and train time per run.
 //
 //   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
-//       [--lr 0.005] [--linear-lr 0.05] [--full-lr 0.0005] [--methods linear,vpt-deep,...]
+//       [--lr X] [--linear-lr X] [--full-lr X] [--methods linear,vpt,...]
 //       [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
 //
 // --validation-per-class N scores on the N train-split images of each class that follow the training images instead of
@@ -33,11 +33,21 @@ int epochs = a.Int("--epochs", 15);
 int batchSize = a.Int("--batch", 32);
 int seedCount = a.Int("--seeds", 3);
 int threads = a.Int("--threads", 2);
-double promptLr = a.Double("--lr", 5e-3);
-double fullLr = a.Double("--full-lr", 5e-4);
-// The head alone learns slowly at the prompts' rate: 0.05 was chosen over 0.005 and 0.5 on a validation split
-// (--validation-per-class 1000: 80.2 / 76.2 / 79.7 %), never on the test set.
-double linearLr = a.Double("--linear-lr", 0.05);
+// Each method trains at its own default rate (PromptMethodOptions.TrainingDefaults); --lr (prompt methods),
+// --linear-lr and --full-lr override it.
+var rateOverrides = new Dictionary<string, double>();
+foreach (var (flag, ids) in new[] { ("--lr", new[] { "vpt", "tcpa", "cvpt", "lspt", "sep" }),
+    ("--linear-lr", new[] { "linear" }), ("--full-lr", new[] { "full" }) })
+{
+    if (a.Flag(flag))
+    {
+        foreach (var id in ids)
+        {
+            rateOverrides[id] = a.Double(flag, 0);
+        }
+    }
+}
+
 string outputPath = a.String("--out", "compare-methods.md");
 // The library's default head initialisation (timm's std 0.02) unless a diagnostic asks for "vpt" (the VPT codebase's
 // Kaiming fan-out, std sqrt(2/C), bias -4.6) or "zero".
@@ -51,12 +61,12 @@ var selected = a.String("--methods", "all");
 string commandLine = "dotnet run -c Release --project samples/CompareMethods" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
 
 int[] classes = { 5, 6, 7, 8, 9 };
-var methods = MethodCatalog.All(promptLr, linearLr, fullLr, epochs)
+var methods = MethodCatalog.All(rateOverrides, epochs)
     .Where(m => selected == "all" ? !m.Diagnostic : selected.Split(',').Contains(m.Key))
     .ToList();
 if (methods.Count == 0)
 {
-    Console.Error.WriteLine($"No method matches '{selected}'; known: {string.Join(", ", MethodCatalog.All(promptLr, linearLr, fullLr, epochs).Select(m => m.Key))}.");
+    Console.Error.WriteLine($"No method matches '{selected}'; known: {string.Join(", ", MethodCatalog.All(rateOverrides, epochs).Select(m => m.Key))}.");
     return 2;
 }
 
@@ -104,7 +114,6 @@ foreach (var method in methods)
             WeightDecay = 0.01,
             MaxEpoch = epochs,
             BatchSize = batchSize,
-            WarmupEpochs = 2,
             Schedule = LearningRateSchedule.Cosine,
             Seed = seed,
             NumberOfThreads = threads,

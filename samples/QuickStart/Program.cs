@@ -78,8 +78,7 @@ return 0;
         Method = method,
         MaxEpoch = settings.Epochs,
         BatchSize = settings.BatchSize,
-        LearningRate = settings.LearningRate(method),
-        WarmupEpochs = 2,
+        LearningRate = settings.LearningRate,  // null: the method's own rate and warm-up (docs/options.md)
         NumberOfThreads = Environment.ProcessorCount,
         Device = settings.Device,
         Seed = 1,

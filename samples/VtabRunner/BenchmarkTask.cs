@@ -1,4 +1,4 @@
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 
 namespace MLNet.PromptTuning.Samples.VtabRunner;
 

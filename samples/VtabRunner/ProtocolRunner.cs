@@ -4,7 +4,7 @@ using System.Text.Json;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Data;
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Training;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Data;
 
-namespace MLNet.PromptTuning.Tests.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 
 /// <summary>
 /// Writes tiny VTAB-1k and FGVC layouts of 8×8 PNGs into a temporary folder at test time. Class k's images are

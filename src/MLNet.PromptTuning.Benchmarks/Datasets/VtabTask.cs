@@ -1,4 +1,4 @@
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// One of VTAB-1k's 19 tasks: its folder name in the common layout (NOAH's <c>get_vtab1k.py</c> and the widely shared

@@ -3,11 +3,12 @@ using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Methods.Vpt;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Samples.VtabRunner;
-using MLNet.PromptTuning.Tests.Data.Datasets;
+using MLNet.PromptTuning.Tests;
+using MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 using TorchSharp;
 using Xunit;
 
-namespace MLNet.PromptTuning.Tests.Samples;
+namespace MLNet.PromptTuning.Benchmarks.Tests.VtabRunner;
 
 /// <summary>The VTAB-1k / FGVC runner end to end, on tiny generated layouts and a tiny backbone file.</summary>
 public sealed class VtabRunnerTests : IDisposable

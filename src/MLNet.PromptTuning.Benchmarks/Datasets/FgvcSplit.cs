@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// The splits of one FGVC dataset in VPT's format: <c>train.json</c>, <c>val.json</c> and <c>test.json</c> in the

@@ -1,7 +1,8 @@
 using Microsoft.ML.Data;
+using MLNet.PromptTuning.Data;
 using TorchSharp;
 
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// Decodes image files (JPEG, PNG, BMP, GIF, WebP: what ML.NET's <see cref="MLImage"/> reads) into an

@@ -1,7 +1,7 @@
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 using Xunit;
 
-namespace MLNet.PromptTuning.Tests.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 
 public sealed class VtabSplitTests : IDisposable
 {

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// The split lists of one VTAB-1k task in the layout most PEFT code bases read (NOAH's <c>get_vtab1k.py</c>, the
