@@ -128,7 +128,7 @@ public sealed class VisionTransformer : nn.Module
                 context.Attention.Reset();
                 method?.OnBlockStarting(layer, context);
                 double rate = scope.StochasticDepthAt(layer, _blocks.Count, forward.IsTraining);
-                context.SetTokensAfterBlock(_blocks[layer].Forward(context.Tokens, context, method, rate));
+                context.SetTokensAfterBlock(_blocks[layer].call(context.Tokens, context, method, rate));
                 method?.OnBlockFinished(layer, context);
                 context.Attention.Reset();
                 context.KeepAliveOutside(blockScope);

@@ -108,6 +108,43 @@ public sealed class VisionTransformerTests
     }
 
     [Fact]
+    public void ForwardHooksOnBlocksAndTheirAttentionFire()
+    {
+        // Blocks are TorchSharp modules invoked through call(), so hooks registered on blocks.i and blocks.i.attn run
+        // as they do in PyTorch (for feature extraction or inspection) and can change the output.
+        using var backbone = TinyModels.Backbone();
+        using var images = TinyModels.Images();
+        using var plain = backbone.ForwardFeatures(images);
+        var blocks = backbone.named_children().Single(c => c.name == "blocks").module.children()
+            .Cast<TransformerBlock>().ToList();
+        var seen = new List<string>();
+        var blockHooks = blocks.Select((block, i) => block.register_forward_hook(
+            (module, x, context, method, rate, output) =>
+            {
+                seen.Add($"block {i} {string.Join("x", output.shape)}");
+                return i == blocks.Count - 1 ? output * 0 : output;
+            })).ToList();
+        var attentionHook = blocks[0].Attention.register_forward_pre_hook((module, x, extra, extras) =>
+        {
+            seen.Add("attn 0");
+            return (x, extra, extras);
+        });
+
+        using var zeroed = backbone.ForwardFeatures(images);
+        Assert.Equal(new[] { "attn 0", "block 0 4x17x32", "block 1 4x17x32", "block 2 4x17x32" }, seen);
+        Assert.True(TinyModels.MaxAbsDifference(plain, zeroed) > 1e-3f, "the hook's output replaced the block's");
+
+        foreach (var hook in blockHooks)
+        {
+            hook.remove();
+        }
+
+        attentionHook.remove();
+        using var again = backbone.ForwardFeatures(images);
+        Assert.True(TinyModels.Same(plain, again));
+    }
+
+    [Fact]
     public void WrongImageShapeNamesExpectedShape()
     {
         using var backbone = TinyModels.Backbone(depth: 1);

@@ -109,7 +109,7 @@ public sealed class SepTests
         using var scope = torch.NewDisposeScope();
         var r = torch.randn(new long[] { 3, 2, 16 }, ScalarType.Float64);
         var pq = torch.randn(new long[] { 3, 2, 16 }, ScalarType.Float64);
-        var actual = tfm.Forward(r, pq, axis, p => p);
+        var actual = tfm.call(r, pq, axis, p => p);
         var expected = ReferenceFusion(tfm.state_dict(), "", r, pq, axis, heads: 4);
         Assert.True((actual - expected).abs().max().item<double>() < 1e-10);
     }
@@ -123,7 +123,7 @@ public sealed class SepTests
         var pq = torch.randn(3, 2, 16);
         foreach (var axis in new[] { SepFusionAxis.Tokens, SepFusionAxis.Batch })
         {
-            Assert.True(TinyModels.Same(r, tfm.Forward(r, pq, axis, p => p)));
+            Assert.True(TinyModels.Same(r, tfm.call(r, pq, axis, p => p)));
         }
     }
 
@@ -137,9 +137,9 @@ public sealed class SepTests
         var pq = torch.randn(1, 3, 16);
         var other = torch.randn(1, 3, 16);
         Assert.True(TinyModels.MaxAbsDifference(
-            tfm.Forward(r, pq, SepFusionAxis.Batch, p => p), tfm.Forward(r, other, SepFusionAxis.Batch, p => p)) < 1e-6f);
+            tfm.call(r, pq, SepFusionAxis.Batch, p => p), tfm.call(r, other, SepFusionAxis.Batch, p => p)) < 1e-6f);
         Assert.True(TinyModels.MaxAbsDifference(
-            tfm.Forward(r, pq, SepFusionAxis.Tokens, p => p), tfm.Forward(r, other, SepFusionAxis.Tokens, p => p)) > 1e-4f);
+            tfm.call(r, pq, SepFusionAxis.Tokens, p => p), tfm.call(r, other, SepFusionAxis.Tokens, p => p)) > 1e-4f);
     }
 
     [Fact]
