@@ -18,8 +18,8 @@ public static class PromptTuningCatalog
     /// <param name="backbonePath">Pretrained backbone weights (safetensors or Google .npz); nothing is downloaded.</param>
     /// <param name="backboneConfig">The backbone's architecture, when the file does not record it (for example
     /// <see cref="VitVariants.Base"/>).</param>
-    /// <param name="method">A registered method id: vpt (default), tcpa, cvpt, lspt, sep, linear or full; use the
-    /// Options overload to set the method's own options.</param>
+    /// <param name="method">A registered method id, vpt by default. Built in: vpt, tcpa, cvpt, lspt, sep, linear,
+    /// full; see docs/options.md. Use the Options overload to set the method's own options.</param>
     /// <param name="maxEpochs">Passes over the data.</param>
     /// <param name="batchSize">Images per step.</param>
     /// <param name="learningRate">Peak learning rate (AdamW); null (default) uses the method's own default.</param>
