@@ -130,17 +130,17 @@ internal static partial class CheckpointLoader
         Dictionary<string, long[]> expected, Dictionary<string, Tensor> candidate, CheckpointLoadOptions options,
         List<string> adaptations)
     {
-        const string Key = "patch_embed.proj.weight";
-        if (!options.AdaptInputChannels || !expected.TryGetValue(Key, out var want) ||
-            !candidate.TryGetValue(Key, out var have) || have.dim() != 4 || want.Length != 4 ||
+        const string key = "patch_embed.proj.weight";
+        if (!options.AdaptInputChannels || !expected.TryGetValue(key, out var want) ||
+            !candidate.TryGetValue(key, out var have) || have.dim() != 4 || want.Length != 4 ||
             want[1] != 1 || have.shape[1] != 3 ||
             have.shape[0] != want[0] || have.shape[2] != want[2] || have.shape[3] != want[3])
         {
             return;
         }
 
-        candidate[Key] = have.sum(1, keepdim: true); // [D, 1, p, p]
-        adaptations.Add($"{Key} summed over its 3 input channels for a 1-channel backbone (timm's adapt_input_conv).");
+        candidate[key] = have.sum(1, keepdim: true); // [D, 1, p, p]
+        adaptations.Add($"{key} summed over its 3 input channels for a 1-channel backbone (timm's adapt_input_conv).");
     }
 
     private static string DescribeMismatch(
