@@ -27,7 +27,9 @@ try
             var unknown = levers.Except(Orchestrator.LeverNames).ToList();
             if (unknown.Count > 0)
             {
-                throw new ArgumentException($"Unknown lever(s) {string.Join(", ", unknown)}; expected {string.Join(", ", Orchestrator.LeverNames)}.");
+                throw new ArgumentException(
+                    $"Unknown lever(s) {string.Join(", ", unknown)}; expected " +
+                    $"{string.Join(", ", Orchestrator.LeverNames)}.");
             }
 
             var settings = new Orchestrator.Settings(
@@ -38,8 +40,10 @@ try
                 Rounds: a.Int("rounds", 1),
                 Retries: a.Int("retries", 2),
                 MaxForeign: a.Double("max-foreign", 10),
-                Steps: a.OptionalString("steps") is { } st ? int.Parse(st, System.Globalization.CultureInfo.InvariantCulture) : null,
-                Warmup: a.OptionalString("warmup") is { } w ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : null,
+                Steps: a.OptionalString("steps") is { } st
+                    ? int.Parse(st, System.Globalization.CultureInfo.InvariantCulture) : null,
+                Warmup: a.OptionalString("warmup") is { } w
+                    ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : null,
                 Levers: levers,
                 OursAllocator: a.String("allocator", "glibc"),
                 Soak: a.Flag("soak"),

@@ -21,22 +21,26 @@ internal sealed record MethodSpec(
 internal static class MethodCatalog
 {
     /// <summary>The configurations, in registry order.</summary>
-    /// <param name="rateOverrides">Learning rates given on the command line, by method id (others use the method's).</param>
+    /// <param name="rateOverrides">Learning rates given on the command line, by method id (others use the
+    /// method's).</param>
     /// <param name="epochs">The epoch budget, for settings expressed as a share of it.</param>
     public static IReadOnlyList<MethodSpec> All(IReadOnlyDictionary<string, double> rateOverrides, int epochs)
     {
         // TCPA's random-selection warm-up is 10 of 100 epochs in the official code: keep the same 10 % share.
         int randomEpochs = Math.Max(1, (int)Math.Round(epochs * 0.1));
-        var scaled = new Dictionary<string, (string Key, string Display, string Settings, Func<PromptMethodOptions> Create)>
+        var scaled = new Dictionary<string,
+            (string Key, string Display, string Settings, Func<PromptMethodOptions> Create)>
         {
             [VptOptions.Id] = ("vpt-deep", "VPT-Deep", "P = 10 per block, prompt dropout 0.1",
                 () => new VptOptions { Depth = VptDepth.Deep, PromptLength = 10 }),
             [TcpaOptions.Id] = (TcpaOptions.Id, "TCPA",
                 $"pools 18 + 18, top-10, pull loss 0.01, random selection for {randomEpochs} epoch(s), dropout 0.1",
                 () => new TcpaOptions { RandomSelectionEpochs = randomEpochs }),
-            [CvptOptions.Id] = (CvptOptions.Id, "CVPT", "P = 10, cross-attention after attention, dropout 0.1, drop path 0.1",
+            [CvptOptions.Id] = (CvptOptions.Id, "CVPT",
+                "P = 10, cross-attention after attention, dropout 0.1, drop path 0.1",
                 () => new CvptOptions { PromptLength = 10 }),
-            [LsptOptions.Id] = (LsptOptions.Id, "LSPT", "M = 10 (default 100 is sized for 197 tokens), gated, LSTM hidden = D",
+            [LsptOptions.Id] = (LsptOptions.Id, "LSPT",
+                "M = 10 (default 100 is sized for 197 tokens), gated, LSTM hidden = D",
                 () => new LsptOptions { PromptLength = 10 }),
         };
 

@@ -1,7 +1,8 @@
-// Research tool, not an example: do the methods learn? Trains every registered method on real downstream data, Fashion-MNIST classes 5-9 (Sandal,
-// Shirt, Sneaker, Bag, Ankle boot) from Debian's dataset-fashion-mnist package, on top of the embedded backbone
-// (samples/Assets/backbone, pretrained on classes 0-4 only), with the same budget for every method and three seeds,
-// and writes a Markdown table of test accuracy (mean ± std), trainable parameters and train time per run.
+// Research tool, not an example: do the methods learn? Trains every registered method on real downstream data,
+// Fashion-MNIST classes 5-9 (Sandal, Shirt, Sneaker, Bag, Ankle boot) from Debian's dataset-fashion-mnist package, on
+// top of the embedded backbone (samples/Assets/backbone, pretrained on classes 0-4 only), with the same budget for
+// every method and three seeds, and writes a Markdown table of test accuracy (mean ± std), trainable parameters and
+// train time per run.
 //
 //   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
 //       [--lr X] [--linear-lr X] [--full-lr X] [--methods linear,vpt,...]
@@ -58,7 +59,8 @@ if (headInit is not ("library" or "vpt" or "zero"))
     return 2;
 }
 var selected = a.String("--methods", "all");
-string commandLine = "dotnet run -c Release --project samples/CompareMethods" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+string commandLine = "dotnet run -c Release --project samples/CompareMethods"
+    + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
 
 int[] classes = { 5, 6, 7, 8, 9 };
 var methods = MethodCatalog.All(rateOverrides, epochs)
@@ -66,7 +68,9 @@ var methods = MethodCatalog.All(rateOverrides, epochs)
     .ToList();
 if (methods.Count == 0)
 {
-    Console.Error.WriteLine($"No method matches '{selected}'; known: {string.Join(", ", MethodCatalog.All(rateOverrides, epochs).Select(m => m.Key))}.");
+    Console.Error.WriteLine(
+        $"No method matches '{selected}'; known: " +
+        $"{string.Join(", ", MethodCatalog.All(rateOverrides, epochs).Select(m => m.Key))}.");
     return 2;
 }
 
@@ -90,7 +94,8 @@ Console.WriteLine(Inv($"Backbone {backbone.Config.Name} from {backbonePath}; tra
 // Untimed warm-up (JIT compilation, libtorch's thread pool), so the first timed run is not slower than the rest.
 using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].CreateOptions(), classes.Length))
 {
-    new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0 })
+    new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batchSize, NumberOfThreads = threads,
+        Device = "cpu", LogEveryNSteps = 0 })
         .Train(warmupModel, trainSet);
 }
 
@@ -101,7 +106,8 @@ foreach (var method in methods)
     {
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
-            headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut : HeadInitialization.SmallTruncatedNormal);
+            headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut
+                : HeadInitialization.SmallTruncatedNormal);
         if (headInit == "zero")
         {
             ZeroHead(model);
@@ -127,8 +133,12 @@ foreach (var method in methods)
         var last = result.History[^1];
         var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
         runs.Add(run);
-        Console.WriteLine(Inv($"{method.Display,-22} seed {seed}: {(validationPerClass > 0 ? "validation" : "test")} {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
-                          Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, {trainTime.TotalSeconds:F1} s"));
+        Console.WriteLine(
+            Inv($"{method.Display,-22} seed {seed}: ") +
+                Inv($"{(validationPerClass > 0 ? "validation" : "test")} {accuracy:P2}, ") +
+                Inv($"train loss {last.TrainLoss:F4}, ") +
+                          Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, ") +
+                              Inv($"{trainTime.TotalSeconds:F1} s"));
     }
 }
 
@@ -157,9 +167,11 @@ static void ZeroHead(PromptedVisionTransformer model)
 static string Machine()
 {
     string cpu = File.Exists("/proc/cpuinfo")
-        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l =>
+            l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
         : "unknown CPU";
-    return Inv($"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, ") +
+    return Inv($"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, .NET ") +
+        Inv($"{Environment.Version}, ") +
            Inv($"TorchSharp {typeof(torch).Assembly.GetName().Version} (CPU libtorch)");
 }
 

@@ -47,7 +47,8 @@ var settings = new PretrainSettings
     ImagesPerClass = arguments.Int("--limit", 0),
     DataDirectory = dataDirectory,
     OutputDirectory = arguments.String("--out", Path.Combine(repoRoot, "samples", "Assets", "backbone")),
-    CommandLine = "dotnet run -c Release --project samples/Pretrain" + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
+    CommandLine = "dotnet run -c Release --project samples/Pretrain"
+        + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
 };
 Pretrainer.Run(settings);
 return 0;

@@ -26,7 +26,8 @@ IDataView train = ml.Data.LoadFromEnumerable(trainFiles);
 IDataView test = ml.Data.LoadFromEnumerable(testFiles);
 
 var (promptModel, promptMetrics) = TrainAndEvaluate(settings.Method);
-var (probeModel, probeMetrics) = settings.Method == "linear" ? (promptModel, promptMetrics) : TrainAndEvaluate("linear");
+var (probeModel, probeMetrics) = settings.Method == "linear" ? (promptModel, promptMetrics)
+    : TrainAndEvaluate("linear");
 
 Console.WriteLine();
 Console.WriteLine($"Test results on {testFiles.Count} images of unseen classes:");

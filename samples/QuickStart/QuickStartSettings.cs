@@ -29,7 +29,8 @@ public sealed class QuickStartSettings
 
     public string Device { get; private set; } = "auto";
 
-    public string DataFolder { get; private set; } = Path.Combine(AppContext.BaseDirectory, "Assets", "fashion-mnist-unseen");
+    public string DataFolder { get; private set; } = Path.Combine(AppContext.BaseDirectory, "Assets",
+        "fashion-mnist-unseen");
 
     public string BackbonePath { get; private set; } = DefaultBackbone();
 

@@ -1,10 +1,10 @@
 // Converts the C# code cells of a Polyglot (.NET Interactive) notebook into a .NET file-based app, so CI can run a
 // notebook's code without a notebook kernel (none can be installed where this project is built).
 //   dotnet run samples/notebooks/NotebookToApp.cs -- <notebook.ipynb> <output.cs>
-// Rules: `#r "nuget: MLNet.PromptTuning..."` becomes a project reference to the library; `#r "nuget: TorchSharp-cpu..."`
-// selects the native backend; other `#r`/`#i` lines become comments (their packages come with the library);
-// `using` lines move to the top; cells that declare types go last; `display`/`HTML` get a console shim that writes
-// HTML outputs to files; the app runs in the notebook's folder so relative paths resolve as in the notebook.
+// Rules: `#r "nuget: MLNet.PromptTuning..."` becomes a project reference to the library; `#r "nuget:
+// TorchSharp-cpu..."` selects the native backend; other `#r`/`#i` lines become comments (their packages come with the
+// library); `using` lines move to the top; cells that declare types go last; `display`/`HTML` get a console shim that
+// writes HTML outputs to files; the app runs in the notebook's folder so relative paths resolve as in the notebook.
 #:property PublishAot=false
 using System.Text;
 using System.Text.Json;
@@ -19,7 +19,8 @@ string notebookPath = Path.GetFullPath(args[0]);
 string outputPath = Path.GetFullPath(args[1]);
 string notebookFolder = Path.GetDirectoryName(notebookPath)!;
 string outputFolder = Path.GetDirectoryName(outputPath)!;
-string libraryProject = Path.GetFullPath(Path.Combine(notebookFolder, "../../src/MLNet.PromptTuning/MLNet.PromptTuning.csproj"));
+string libraryProject = Path.GetFullPath(Path.Combine(notebookFolder,
+    "../../src/MLNet.PromptTuning/MLNet.PromptTuning.csproj"));
 
 using var document = JsonDocument.Parse(File.ReadAllText(notebookPath));
 var usings = new SortedSet<string>(StringComparer.Ordinal);
@@ -49,12 +50,14 @@ foreach (var cell in document.RootElement.GetProperty("cells").EnumerateArray())
         {
             directives.Add("#:property UsesTorchNativeBackend=true");
         }
-        else if (trimmed.StartsWith("#r ", StringComparison.Ordinal) || trimmed.StartsWith("#i ", StringComparison.Ordinal) ||
+        else if (trimmed.StartsWith("#r ", StringComparison.Ordinal)
+            || trimmed.StartsWith("#i ", StringComparison.Ordinal) ||
                  trimmed.StartsWith("#!", StringComparison.Ordinal))
         {
             body.AppendLine("// notebook directive: " + trimmed);
         }
-        else if (trimmed.StartsWith("using ", StringComparison.Ordinal) && trimmed.EndsWith(';') && !trimmed.Contains('('))
+        else if (trimmed.StartsWith("using ", StringComparison.Ordinal) && trimmed.EndsWith(';')
+            && !trimmed.Contains('('))
         {
             usings.Add(trimmed);
         }

@@ -14,8 +14,10 @@ public static class PromptTuningCatalog
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">Key-typed label column (use <c>MapValueToKey</c>).</param>
-    /// <param name="imageColumnName">Image column: <c>MLImage</c>, encoded bytes, or a channel-planar pixel vector.</param>
-    /// <param name="backbonePath">Pretrained backbone weights (safetensors or Google .npz); nothing is downloaded.</param>
+    /// <param name="imageColumnName">Image column: <c>MLImage</c>, encoded bytes, or a channel-planar pixel
+    /// vector.</param>
+    /// <param name="backbonePath">Pretrained backbone weights (safetensors or Google .npz); nothing is
+    /// downloaded.</param>
     /// <param name="backboneConfig">The backbone's architecture, when the file does not record it (for example
     /// <see cref="VitVariants.Base"/>).</param>
     /// <param name="method">A registered method id, vpt by default. Built in: vpt, tcpa, cvpt, lspt, sep, linear,
@@ -56,7 +58,8 @@ public static class PromptTuningCatalog
         });
     }
 
-    /// <summary>Creates a trainer from <paramref name="options"/> (every setting, including the method's own).</summary>
+    /// <summary>Creates a trainer from <paramref name="options"/> (every setting, including the method's
+    /// own).</summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="options">The settings; validated here.</param>
     public static PromptViTTrainer PromptViT(

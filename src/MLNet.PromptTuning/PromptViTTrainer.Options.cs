@@ -42,7 +42,8 @@ public sealed partial class PromptViTTrainer
             /// <summary>Predicted-label column: "PredictedLabel".</summary>
             public const string PredictedLabelColumnName = "PredictedLabel";
 
-            /// <summary>The method used when neither <see cref="Method"/> nor <see cref="MethodOptions"/> is set.</summary>
+            /// <summary>The method used when neither <see cref="Method"/> nor <see cref="MethodOptions"/> is
+            /// set.</summary>
             public const string Method = BuiltInPromptMethods.DefaultMethodId;
 
             /// <summary>Epochs: 10.</summary>
@@ -75,7 +76,8 @@ public sealed partial class PromptViTTrainer
         /// </summary>
         public string? BackbonePath { get; set; }
 
-        /// <summary>The key layout of <see cref="BackbonePath"/>. Default <see cref="CheckpointFormat.Auto"/> (detected).</summary>
+        /// <summary>The key layout of <see cref="BackbonePath"/>. Default <see cref="CheckpointFormat.Auto"/>
+        /// (detected).</summary>
         public CheckpointFormat BackboneFormat { get; set; } = CheckpointFormat.Auto;
 
         /// <summary>
@@ -149,11 +151,13 @@ public sealed partial class PromptViTTrainer
         /// </summary>
         public float PixelValueScale { get; set; } = 1f / 255f;
 
-        /// <summary>Receives a progress report after every step and validation (synchronously, on the training thread).</summary>
+        /// <summary>Receives a progress report after every step and validation (synchronously, on the training
+        /// thread).</summary>
         [JsonIgnore]
         public IProgress<TrainingProgress>? Progress { get; set; }
 
-        /// <summary>Receives each epoch's metrics: loss, train and validation accuracy, learning rate, duration.</summary>
+        /// <summary>Receives each epoch's metrics: loss, train and validation accuracy, learning rate,
+        /// duration.</summary>
         [JsonIgnore]
         public Action<EpochSummary>? MetricsCallback { get; set; }
 
@@ -205,7 +209,8 @@ public sealed partial class PromptViTTrainer
         /// The method that will train: <see cref="MethodOptions"/> when set, otherwise the registry's defaults for
         /// <see cref="Method"/> (or <see cref="Defaults.Method"/>).
         /// </summary>
-        /// <exception cref="ArgumentException">The id is not registered, or disagrees with <see cref="MethodOptions"/>.</exception>
+        /// <exception cref="ArgumentException">The id is not registered, or disagrees with <see
+        /// cref="MethodOptions"/>.</exception>
         public PromptMethodOptions GetMethodOptions()
         {
             if (MethodOptions is { } options)
@@ -238,7 +243,8 @@ public sealed partial class PromptViTTrainer
                 "a name other than Options.ScoreColumnName");
             OptionChecks.Require(Backbone is not null || !string.IsNullOrWhiteSpace(BackbonePath), nameof(Options),
                 nameof(BackbonePath), BackbonePath,
-                "the path of a pretrained ViT (safetensors or .npz), or a loaded VisionTransformer in Options.Backbone");
+                "the path of a pretrained ViT (safetensors or .npz), or a loaded VisionTransformer in " +
+                "Options.Backbone");
             base.Validate();
             OptionChecks.Defined(nameof(Options), nameof(BackboneFormat), BackboneFormat);
             OptionChecks.Defined(nameof(Options), nameof(HeadInitialization), HeadInitialization);

@@ -20,9 +20,9 @@ namespace MLNet.PromptTuning;
 /// <c>CrossValidate</c> work unchanged. Rows are scored in batches on the model's device.
 /// </summary>
 /// <remarks>
-/// <para><c>mlContext.Model.Save</c> writes the whole model (backbone included) and <c>mlContext.Model.Load</c> restores
-/// it in any process with no registration call. <see cref="SaveAdapter"/> writes only the trained prompt and head
-/// tensors plus a manifest, for many tasks sharing one backbone file.</para>
+/// <para><c>mlContext.Model.Save</c> writes the whole model (backbone included) and <c>mlContext.Model.Load</c>
+/// restores it in any process with no registration call. <see cref="SaveAdapter"/> writes only the trained prompt and
+/// head tensors plus a manifest, for many tasks sharing one backbone file.</para>
 /// <para>The transformer holds native (libtorch) memory: dispose it when done (<c>using var model = ...</c>).</para>
 /// </remarks>
 public sealed class PromptViTTransformer : ITransformer, IDisposable
@@ -90,8 +90,8 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
     /// <summary>
     /// Writes only what training produced, the method's and head's tensors (and the backbone when the model's
     /// <see cref="PromptedVisionTransformer.Scope"/> trains it, as full fine-tuning does),
-    /// as <c>adapter_model.safetensors</c> plus <c>adapter_manifest.json</c> in <paramref name="directory"/>: method and
-    /// options, classes, columns, preprocessing, backbone architecture and a fingerprint of the frozen weights. The
+    /// as <c>adapter_model.safetensors</c> plus <c>adapter_manifest.json</c> in <paramref name="directory"/>: method
+    /// and options, classes, columns, preprocessing, backbone architecture and a fingerprint of the frozen weights. The
     /// folder is written beside and moved into place, so a failure never leaves a half-written adapter.
     /// </summary>
     /// <param name="directory">Destination folder; must not exist yet, or be empty.</param>
@@ -117,14 +117,16 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
     /// <param name="directory">The adapter folder.</param>
     /// <param name="backbone">The frozen backbone the adapter was trained on.</param>
     /// <param name="device">Device to score on; default <c>auto</c> (the context's GPU when set and available).</param>
-    public static PromptViTTransformer LoadAdapter(MLContext mlContext, string directory, VisionTransformer backbone, string device = "auto")
+    public static PromptViTTransformer LoadAdapter(MLContext mlContext, string directory, VisionTransformer backbone,
+        string device = "auto")
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(backbone);
         return LoadAdapterCore(mlContext, directory, backbone, ownsBackbone: false, device);
     }
 
-    /// <summary>Loads an adapter onto the backbone stored at <paramref name="backbonePath"/> (read with the adapter's architecture).</summary>
+    /// <summary>Loads an adapter onto the backbone stored at <paramref name="backbonePath"/> (read with the adapter's
+    /// architecture).</summary>
     /// <param name="mlContext">The context whose log and device settings the model uses.</param>
     /// <param name="directory">The adapter folder.</param>
     /// <param name="backbonePath">The backbone weights file the adapter was trained on.</param>
@@ -176,7 +178,8 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
         try
         {
             var device = DeviceSelection.Resolve("auto", environment);
-            return new PromptViTTransformer(environment, model, settings, classes, pixelValueScale, fingerprint, device);
+            return new PromptViTTransformer(environment, model, settings, classes, pixelValueScale, fingerprint,
+                device);
         }
         catch
         {
@@ -185,7 +188,8 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
         }
     }
 
-    private static PromptViTTransformer LoadAdapterCore(MLContext mlContext, string directory, VisionTransformer backbone,
+    private static PromptViTTransformer LoadAdapterCore(MLContext mlContext, string directory,
+        VisionTransformer backbone,
         bool ownsBackbone, string device)
     {
         var manifest = AdapterFolder.ReadManifest(directory);

@@ -48,7 +48,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor?, AttentionExtras
     public override Tensor forward(Tensor x, Tensor? extraTokens, AttentionExtras extras)
     {
         long batch = x.shape[0], tokens = x.shape[1], width = x.shape[2];
-        var qkv = _qkv.call(x).reshape(batch, tokens, 3, _numHeads, _headDim).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
+        // [3, B, H, T, hd]
+        var qkv = _qkv.call(x).reshape(batch, tokens, 3, _numHeads, _headDim).permute(2, 0, 3, 1, 4);
         Tensor q = qkv[0], k = qkv[1], v = qkv[2];                                                    // [B, H, T, hd]
 
         if (extraTokens is not null)

@@ -67,7 +67,8 @@ internal sealed class TransformerBlock : nn.Module<Tensor, PromptContext, Prompt
         return AddContribution(x, BlockSite.AfterMlp, x, context, method);
     }
 
-    private static Tensor AddContribution(Tensor target, BlockSite site, Tensor residual, PromptContext context, PromptMethod? method)
+    private static Tensor AddContribution(Tensor target, BlockSite site, Tensor residual, PromptContext context,
+        PromptMethod? method)
     {
         if (method is null || !method.UsedSites.Contains(site))
         {
@@ -87,7 +88,8 @@ internal sealed class TransformerBlock : nn.Module<Tensor, PromptContext, Prompt
         }
 
         double keep = 1.0 - rate;
-        var mask = torch.empty(new[] { branch.shape[0], 1L, 1L }, branch.dtype, branch.device).bernoulli_(keep); // [B, 1, 1]
+        // [B, 1, 1]
+        var mask = torch.empty(new[] { branch.shape[0], 1L, 1L }, branch.dtype, branch.device).bernoulli_(keep);
         return branch * mask / keep;
     }
 

@@ -39,7 +39,8 @@ public sealed class VisionTransformer : nn.Module
     [ComponentName(Name = "fc_norm")]
     private readonly LayerNorm? _fcNorm;
 
-    /// <summary>Creates a randomly initialised backbone (timm's initialisation); load weights with the checkpoint readers.</summary>
+    /// <summary>Creates a randomly initialised backbone (timm's initialisation); load weights with the checkpoint
+    /// readers.</summary>
     /// <param name="config">The architecture; validated here.</param>
     public VisionTransformer(VitConfig config)
         : base("vit")
@@ -164,7 +165,8 @@ public sealed class VisionTransformer : nn.Module
         {
             GlobalPooling.ClassToken => NormalizePooled(context.GetSegment(TokenLayout.ClassTokenSegment).squeeze(1)),
             GlobalPooling.Average => NormalizePooled(
-                tokens.narrow(1, context.Layout.PrefixCount, tokens.shape[1] - context.Layout.PrefixCount).mean(new long[] { 1 })),
+                tokens.narrow(1, context.Layout.PrefixCount, tokens.shape[1]
+                    - context.Layout.PrefixCount).mean(new long[] { 1 })),
             _ => throw new NotSupportedException($"GlobalPooling {Config.GlobalPooling} is not supported."),
         };
     }

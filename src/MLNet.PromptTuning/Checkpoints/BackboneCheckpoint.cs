@@ -42,10 +42,12 @@ public sealed class BackboneCheckpoint : IDisposable
     /// <summary>The file the weights came from.</summary>
     public string Source { get; }
 
-    /// <summary>The layout the file was read as (the detected one when <see cref="CheckpointFormat.Auto"/> was asked).</summary>
+    /// <summary>The layout the file was read as (the detected one when <see cref="CheckpointFormat.Auto"/> was
+    /// asked).</summary>
     public CheckpointFormat Format { get; }
 
-    /// <summary>Backbone tensors under timm names (floating ones as float32), without the head. Owned by this object.</summary>
+    /// <summary>Backbone tensors under timm names (floating ones as float32), without the head. Owned by this
+    /// object.</summary>
     public IReadOnlyDictionary<string, Tensor> Tensors
     {
         get
@@ -68,7 +70,8 @@ public sealed class BackboneCheckpoint : IDisposable
         }
     }
 
-    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder, decoder...).</summary>
+    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder,
+    /// decoder...).</summary>
     public IReadOnlyList<string> IgnoredKeys { get; }
 
     /// <summary>The safetensors <c>__metadata__</c> map; empty for other files.</summary>
@@ -76,12 +79,14 @@ public sealed class BackboneCheckpoint : IDisposable
 
     /// <summary>Reads a checkpoint and maps it to timm names.</summary>
     /// <param name="path">A <c>.safetensors</c> or <c>.npz</c> file.</param>
-    /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it from sentinel keys.</param>
+    /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it from sentinel
+    /// keys.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="NotSupportedException">
     /// A PyTorch pickle (the message explains how to convert it), or an unsupported dtype (names the tensor).
     /// </exception>
-    /// <exception cref="InvalidDataException">A corrupt file, or a layout that cannot be recognised (lists keys seen).</exception>
+    /// <exception cref="InvalidDataException">A corrupt file, or a layout that cannot be recognised (lists keys
+    /// seen).</exception>
     public static BackboneCheckpoint Read(string path, CheckpointFormat format = CheckpointFormat.Auto)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -177,7 +182,8 @@ public sealed class BackboneCheckpoint : IDisposable
             !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             throw new InvalidDataException(
-                $"'{path}' is not a safetensors file; only safetensors files written by BackboneCheckpoint.Save carry " +
+                $"'{path}' is not a safetensors file; only safetensors files written by BackboneCheckpoint.Save " +
+                $"carry " +
                 "their ViT configuration. Build the VitConfig yourself (for example with VitVariants) and call Load.");
         }
 
@@ -186,7 +192,9 @@ public sealed class BackboneCheckpoint : IDisposable
         {
             throw new InvalidDataException(
                 $"'{path}' has no '{VitConfigJson.MetadataKey}' metadata, so its architecture is unknown (it was not " +
-                "written by BackboneCheckpoint.Save). Build the VitConfig yourself (for example with VitVariants) and call Load.");
+                "written by BackboneCheckpoint.Save). Build the VitConfig yourself (for example with VitVariants) " +
+                "and " +
+                "call Load.");
         }
 
         return VitConfigJson.Deserialize(json, path);
@@ -272,7 +280,8 @@ public sealed class BackboneCheckpoint : IDisposable
         {
             if (!key.StartsWith("head.", StringComparison.Ordinal) || !tensors.TryAdd(key, tensor))
             {
-                throw new ArgumentException($"Head tensor key '{key}' must start with 'head.' and be unique.", nameof(head));
+                throw new ArgumentException($"Head tensor key '{key}' must start with 'head.' and be unique.",
+                    nameof(head));
             }
         }
 

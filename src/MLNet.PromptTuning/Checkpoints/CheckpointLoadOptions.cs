@@ -1,6 +1,7 @@
 namespace MLNet.PromptTuning.Checkpoints;
 
-/// <summary>How a checkpoint is adapted to the backbone it is loaded into. Every adaptation is listed in the report.</summary>
+/// <summary>How a checkpoint is adapted to the backbone it is loaded into. Every adaptation is listed in the
+/// report.</summary>
 public sealed class CheckpointLoadOptions
 {
     /// <summary>

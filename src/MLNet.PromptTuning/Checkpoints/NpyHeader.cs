@@ -29,7 +29,8 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
         if (descr is not string descrText)
         {
             throw new NotSupportedException(
-                $"'{source}' holds a structured array (descr {Describe(descr)}); only plain numeric arrays are supported.");
+                $"'{source}' holds a structured array (descr {Describe(descr)}); only plain numeric arrays are " +
+                $"supported.");
         }
 
         if (fortran is not bool fortranOrder)
@@ -61,7 +62,8 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
     private static InvalidDataException Invalid(string source, string reason) =>
         new($"'{source}' is not a valid .npy array: {reason}.");
 
-    /// <summary>Just enough of Python's literal syntax for numpy headers: dicts, tuples, lists, str, int, bool, None.</summary>
+    /// <summary>Just enough of Python's literal syntax for numpy headers: dicts, tuples, lists, str, int, bool,
+    /// None.</summary>
     private sealed class LiteralParser(string text, string source)
     {
         private int _position;

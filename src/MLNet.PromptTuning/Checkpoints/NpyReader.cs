@@ -24,7 +24,8 @@ public static class NpyReader
         return Read(stream, path, stream.Length);
     }
 
-    /// <summary>Reads one array from the current position of a stream (need not be seekable, e.g. a deflated zip entry).</summary>
+    /// <summary>Reads one array from the current position of a stream (need not be seekable, e.g. a deflated zip
+    /// entry).</summary>
     /// <param name="stream">The stream, positioned at the <c>\x93NUMPY</c> magic.</param>
     /// <param name="source">A name for messages.</param>
     public static Tensor Read(Stream stream, string source = "stream")
@@ -33,7 +34,8 @@ public static class NpyReader
         return Read(stream, source, stream.CanSeek ? stream.Length - stream.Position : null);
     }
 
-    /// <summary>Reads one array; <paramref name="available"/> bounds the bytes the array may occupy, when known.</summary>
+    /// <summary>Reads one array; <paramref name="available"/> bounds the bytes the array may occupy, when
+    /// known.</summary>
     internal static Tensor Read(Stream stream, string source, long? available)
     {
         var header = ReadHeader(stream, source, out var headerBytes);

@@ -10,8 +10,10 @@ namespace MLNet.PromptTuning.Checkpoints;
 /// </summary>
 public static class NpzReader
 {
-    /// <summary>Reads every array of an archive into a new dictionary (archive order); the caller owns the tensors.</summary>
-    /// <exception cref="InvalidDataException">The file is not a zip archive of .npy entries, or an entry is corrupt.</exception>
+    /// <summary>Reads every array of an archive into a new dictionary (archive order); the caller owns the
+    /// tensors.</summary>
+    /// <exception cref="InvalidDataException">The file is not a zip archive of .npy entries, or an entry is
+    /// corrupt.</exception>
     /// <exception cref="NotSupportedException">An array has an unsupported element type or byte order.</exception>
     public static Dictionary<string, Tensor> Read(string path)
     {

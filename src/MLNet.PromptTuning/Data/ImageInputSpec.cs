@@ -22,7 +22,8 @@ internal sealed record ImageInputSpec(int Channels = 3, PixelShape? PixelVectorS
     }
 }
 
-/// <summary>The layout of a channel-planar pixel vector: <c>Channels</c> planes of <c>Height</c> rows of <c>Width</c> values.</summary>
+/// <summary>The layout of a channel-planar pixel vector: <c>Channels</c> planes of <c>Height</c> rows of <c>Width</c>
+/// values.</summary>
 /// <param name="Channels">Number of planes: 1 or 3 (RGB order).</param>
 /// <param name="Height">Rows per plane, positive.</param>
 /// <param name="Width">Values per row, positive.</param>

@@ -33,7 +33,8 @@ internal static class DeviceSelection
         if (!MLNetEnvironment.GetFallbackToCpu(environment))
         {
             throw new InvalidOperationException(
-                $"MLContext.GpuDeviceId is {gpu} and FallbackToCpu is false, but CUDA is not available. Build the application " +
+                $"MLContext.GpuDeviceId is {gpu} and FallbackToCpu is false, but CUDA is not available. Build the " +
+                $"application " +
                 "with -p:TorchBackend=cuda on a machine with an NVIDIA GPU, or allow the CPU fallback.");
         }
 

@@ -40,7 +40,9 @@ internal sealed record ModelFormat(
         if (LoaderSignature.Length is 0 or > MaxLoaderSignatureLength || LoaderSignature.Any(c => c > 0x7f))
         {
             throw new InvalidOperationException(
-                $"A loader signature must be 1 to {MaxLoaderSignatureLength} ASCII characters; '{LoaderSignature}' is not.");
+                $"A loader signature must be 1 to {MaxLoaderSignatureLength} ASCII characters; '{LoaderSignature}' " +
+                $"is " +
+                $"not.");
         }
 
         return new VersionInfo(

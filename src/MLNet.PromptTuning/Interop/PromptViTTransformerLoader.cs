@@ -9,7 +9,8 @@ using MLNet.PromptTuning.Persistence;
 
 namespace MLNet.PromptTuning.Interop;
 
-/// <summary>Where ML.NET's component catalog finds <c>Create(IHostEnvironment, ModelLoadContext)</c> for PromptViT models.</summary>
+/// <summary>Where ML.NET's component catalog finds <c>Create(IHostEnvironment, ModelLoadContext)</c> for PromptViT
+/// models.</summary>
 internal static class PromptViTTransformerLoader
 {
     // Found by reflection through [assembly: LoadableClass] when mlContext.Model.Load meets a PromptViT entry.

@@ -26,7 +26,8 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
 
     /// <summary>Creates the model.</summary>
     /// <param name="backbone">The pretrained backbone. A scope that trains the backbone gets a private copy.</param>
-    /// <param name="methodOptions">Which method, with its options (resolved in <see cref="PromptMethodRegistry"/>).</param>
+    /// <param name="methodOptions">Which method, with its options (resolved in <see
+    /// cref="PromptMethodRegistry"/>).</param>
     /// <param name="numberOfClasses">Number of classes, at least 2.</param>
     /// <param name="ownsBackbone">Whether disposing this model disposes <paramref name="backbone"/>.</param>
     /// <param name="headInitialization">How the head's weights start; see <see cref="HeadInitialization"/>.</param>
@@ -140,7 +141,8 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
         ComputePrecision = precision;
     }
 
-    /// <summary>True when the backbone belongs to this model (created for it, or a private copy for full fine-tuning).</summary>
+    /// <summary>True when the backbone belongs to this model (created for it, or a private copy for full
+    /// fine-tuning).</summary>
     public bool OwnsBackbone => _ownsBackbone;
 
     /// <inheritdoc/>

@@ -48,7 +48,8 @@ internal static class AdapterFolder
         string target = Path.GetFullPath(directory);
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
         {
-            throw new IOException($"The adapter folder '{target}' already exists and is not empty; choose a new folder.");
+            throw new IOException(
+                $"The adapter folder '{target}' already exists and is not empty; choose a new folder.");
         }
 
         string parent = Path.GetDirectoryName(target)!;
@@ -57,7 +58,8 @@ internal static class AdapterFolder
         Directory.CreateDirectory(staging);
         try
         {
-            File.WriteAllText(Path.Combine(staging, ManifestFile), JsonSerializer.Serialize(manifest, ModelJson.Options));
+            File.WriteAllText(Path.Combine(staging, ManifestFile),
+                JsonSerializer.Serialize(manifest, ModelJson.Options));
             SafeTensorsWriter.Write(Path.Combine(staging, WeightsFile),
                 ModelTensors.Trainable(model, includeBackbone: model.Scope.TrainsBackbone),
                 new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "MLNet.PromptTuning" });
@@ -84,7 +86,8 @@ internal static class AdapterFolder
         string path = Path.Combine(directory, ManifestFile);
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"'{directory}' is not an adapter folder: {ManifestFile} is missing.", path);
+            throw new FileNotFoundException($"'{directory}' is not an adapter folder: {ManifestFile} is missing.",
+                path);
         }
 
         var manifest = JsonSerializer.Deserialize<AdapterManifest>(File.ReadAllText(path), ModelJson.Options);
@@ -126,7 +129,8 @@ internal static class AdapterFolder
             {
                 throw new ArgumentException(
                     $"The adapter in '{directory}' was trained on a backbone with fingerprint " +
-                    $"{manifest.BackboneFingerprint}, but the given backbone's weights have fingerprint {fingerprint}. " +
+                    $"{manifest.BackboneFingerprint}, but the given backbone's weights have fingerprint " +
+                    $"{fingerprint}. " +
                     "Load the adapter onto the backbone it was trained on.", nameof(backbone));
             }
         }
@@ -154,7 +158,8 @@ internal static class AdapterFolder
     }
 
     /// <summary>The architecture as comparable text (the variant's display name does not matter).</summary>
-    private static string ArchitectureOf(VitConfig config) => ModelJson.SerializeConfig(config with { Name = string.Empty });
+    private static string ArchitectureOf(VitConfig config) =>
+        ModelJson.SerializeConfig(config with { Name = string.Empty });
 
     private static void TryDeleteDirectory(string path)
     {

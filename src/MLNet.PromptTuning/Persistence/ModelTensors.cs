@@ -12,8 +12,8 @@ internal static class ModelTensors
 {
     private const string BackbonePrefix = "backbone.";
 
-    /// <summary>The model's own state: method and head, plus the backbone's tensors when <paramref name="includeBackbone"/>
-    /// is true and the model owns them.</summary>
+    /// <summary>The model's own state: method and head, plus the backbone's tensors when <paramref
+    /// name="includeBackbone"/> is true and the model owns them.</summary>
     public static Dictionary<string, torch.Tensor> Trainable(PromptedVisionTransformer model, bool includeBackbone) =>
         model.state_dict()
             .Where(kv => includeBackbone || !kv.Key.StartsWith(BackbonePrefix, StringComparison.Ordinal))
@@ -57,7 +57,8 @@ internal static class ModelTensors
                 if (!target.shape.SequenceEqual(tensor.shape))
                 {
                     throw new InvalidDataException(
-                        $"The {what} tensor '{name}' has shape [{string.Join(", ", tensor.shape)}]; the model expects " +
+                        $"The {what} tensor '{name}' has shape [{string.Join(", ", tensor.shape)}]; the model " +
+                        $"expects " +
                         $"[{string.Join(", ", target.shape)}].");
                 }
 

@@ -8,8 +8,8 @@ using TorchSharp;
 namespace MLNet.PromptTuning.Persistence;
 
 /// <summary>
-/// The model part of a PromptViT entry in an ML.NET model zip (after the scoring core's columns and classes): method id,
-/// method options as JSON, the assembly of a method defined outside this library, backbone architecture, backbone
+/// The model part of a PromptViT entry in an ML.NET model zip (after the scoring core's columns and classes): method
+/// id, method options as JSON, the assembly of a method defined outside this library, backbone architecture, backbone
 /// fingerprint, pixel scale and precision in the main stream; the backbone weights (<c>Backbone.safetensors</c>) and
 /// the method's and head's weights (<c>Trainable.safetensors</c>) in their own streams.
 /// </summary>
@@ -41,7 +41,8 @@ internal static class SavedModelFormat
         writer.WriteString(backboneFingerprint);
         writer.Writer.Write(pixelValueScale);
         writer.Writer.Write(model.ComputePrecision == torch.ScalarType.BFloat16);
-        writer.WriteBinaryStream(BackboneStream, w => SafeTensorsWriter.Write(w.BaseStream, model.Backbone.state_dict()));
+        writer.WriteBinaryStream(BackboneStream, w =>
+            SafeTensorsWriter.Write(w.BaseStream, model.Backbone.state_dict()));
         writer.WriteBinaryStream(TrainableStream, w =>
             SafeTensorsWriter.Write(w.BaseStream, ModelTensors.Trainable(model, includeBackbone: false)));
     }

@@ -15,8 +15,10 @@ namespace MLNet.PromptTuning.Prompting;
 [AttributeUsage(AttributeTargets.Assembly, AllowMultiple = true)]
 public sealed class PromptMethodAttribute : Attribute
 {
-    /// <summary>Declares the method <paramref name="methodType"/> configured by <paramref name="optionsType"/>.</summary>
-    /// <param name="optionsType">A public <see cref="PromptMethodOptions"/> type with a parameterless constructor.</param>
+    /// <summary>Declares the method <paramref name="methodType"/> configured by <paramref
+    /// name="optionsType"/>.</summary>
+    /// <param name="optionsType">A public <see cref="PromptMethodOptions"/> type with a parameterless
+    /// constructor.</param>
     /// <param name="methodType">A <see cref="PromptMethod"/> type with a constructor (options type,
     /// <see cref="BackboneDescription"/>).</param>
     public PromptMethodAttribute(Type optionsType, Type methodType)

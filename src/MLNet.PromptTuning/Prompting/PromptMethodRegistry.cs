@@ -47,7 +47,8 @@ public sealed class PromptMethodRegistry
         }
     }
 
-    /// <summary>Whether <paramref name="id"/> is registered (reading the loaded assemblies' declarations if needed).</summary>
+    /// <summary>Whether <paramref name="id"/> is registered (reading the loaded assemblies' declarations if
+    /// needed).</summary>
     public bool Contains(string id) => TryGet(id, assemblyName: null, out _);
 
     /// <summary>
@@ -55,7 +56,8 @@ public sealed class PromptMethodRegistry
     /// registration <see cref="PromptMethodAttribute"/> declares, for code that cannot declare assembly attributes.
     /// Registering the same pair again does nothing.
     /// </summary>
-    /// <exception cref="ArgumentException">The id is malformed or the method has no (options, backbone) constructor.</exception>
+    /// <exception cref="ArgumentException">The id is malformed or the method has no (options, backbone)
+    /// constructor.</exception>
     /// <exception cref="InvalidOperationException">The id is already registered to other types.</exception>
     public void Register<TOptions, TMethod>()
         where TOptions : PromptMethodOptions, new()
@@ -71,9 +73,11 @@ public sealed class PromptMethodRegistry
     public PromptMethodOptions CreateOptions(string id) =>
         (PromptMethodOptions)Activator.CreateInstance(Get(id, assemblyName: null).OptionsType)!;
 
-    /// <summary>Creates the method that <paramref name="options"/> configures, bound to <paramref name="backbone"/>.</summary>
+    /// <summary>Creates the method that <paramref name="options"/> configures, bound to <paramref
+    /// name="backbone"/>.</summary>
     /// <exception cref="KeyNotFoundException">The options' method is not registered.</exception>
-    /// <exception cref="ArgumentException">The options are not of the registered type, or do not fit the backbone.</exception>
+    /// <exception cref="ArgumentException">The options are not of the registered type, or do not fit the
+    /// backbone.</exception>
     public PromptMethod Create(PromptMethodOptions options, BackboneDescription backbone)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -205,7 +209,8 @@ public sealed class PromptMethodRegistry
             optionsType.GetConstructor(Type.EmptyTypes) is null)
         {
             throw new ArgumentException(
-                $"{source}: {optionsType.FullName} must be a concrete PromptMethodOptions with a public parameterless " +
+                $"{source}: {optionsType.FullName} must be a concrete PromptMethodOptions with a public " +
+                $"parameterless " +
                 "constructor.", nameof(optionsType));
         }
 
@@ -218,7 +223,8 @@ public sealed class PromptMethodRegistry
         }
 
         string id = ((PromptMethodOptions)Activator.CreateInstance(optionsType)!).MethodId;
-        if (string.IsNullOrEmpty(id) || id != id.ToLowerInvariant() || !id.All(c => char.IsLetterOrDigit(c) || c == '_'))
+        if (string.IsNullOrEmpty(id) || id != id.ToLowerInvariant()
+            || !id.All(c => char.IsLetterOrDigit(c) || c == '_'))
         {
             throw new ArgumentException(
                 $"{source}: {optionsType.Name}.MethodId is '{id}'; expected lower-case letters, digits or '_'.",

@@ -17,18 +17,21 @@ namespace MLNet.PromptTuning.Prompting;
 /// 0 turns it off. Range [0, 1).</param>
 public sealed record TuningScope(bool TrainsBackbone = false, double BackboneStochasticDepthRate = 0)
 {
-    /// <summary>The default: prompts and head train; the backbone is frozen and runs without stochastic depth.</summary>
+    /// <summary>The default: prompts and head train; the backbone is frozen and runs without stochastic
+    /// depth.</summary>
     public static TuningScope PromptsAndHead { get; } = new();
 
     /// <summary>Full fine-tuning: every backbone weight trains, with the given stochastic depth.</summary>
     /// <param name="stochasticDepthRate">Stochastic-depth rate at the last block; range [0, 1).</param>
     public static TuningScope FullFineTuning(double stochasticDepthRate = 0) => new(true, stochasticDepthRate);
 
-    /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> when the stochastic-depth rate is outside [0, 1).</summary>
+    /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> when the stochastic-depth rate is outside [0,
+    /// 1).</summary>
     public void Validate() => Training.OptionChecks.InRange(nameof(TuningScope), nameof(BackboneStochasticDepthRate),
         BackboneStochasticDepthRate, 0, 1, maxInclusive: false);
 
-    /// <summary>The stochastic-depth rate of block <paramref name="layer"/> of <paramref name="depth"/> in a pass.</summary>
+    /// <summary>The stochastic-depth rate of block <paramref name="layer"/> of <paramref name="depth"/> in a
+    /// pass.</summary>
     public double StochasticDepthAt(int layer, int depth, bool training)
     {
         if (!training || BackboneStochasticDepthRate <= 0)

@@ -25,7 +25,8 @@ public sealed class ClassifierTrainer
     /// <summary>Creates a trainer.</summary>
     /// <param name="options">Settings; validated here.</param>
     /// <param name="logger">Optional receiver of log lines.</param>
-    /// <param name="progress">Optional receiver of progress reports (called synchronously on the training thread).</param>
+    /// <param name="progress">Optional receiver of progress reports (called synchronously on the training
+    /// thread).</param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public ClassifierTrainer(
         TrainingOptions options, ITrainingLogger? logger = null, IProgress<TrainingProgress>? progress = null)
@@ -99,7 +100,8 @@ public sealed class ClassifierTrainer
 
             var (loss, accuracy, auxiliary, rate) = RunEpoch(run, epoch, reporter, memory, cancellationToken);
             double? validationAccuracy = run.Predictor?.Accuracy(run.Validation!, run.Preprocessor);
-            var summary = new EpochSummary(epoch + 1, loss, accuracy, auxiliary, rate, validationAccuracy, clock.Elapsed);
+            var summary = new EpochSummary(epoch + 1, loss, accuracy, auxiliary, rate, validationAccuracy,
+                clock.Elapsed);
             run.History.Add(summary);
             run.EpochsCompleted = epoch + 1;
             if (run.EarlyStopping.Update(summary, run.Parameters) is { } stopped)
@@ -171,7 +173,8 @@ public sealed class ClassifierTrainer
         return (lossSum / seen, correct / (double)seen, auxiliaryMeans, rate);
     }
 
-    /// <summary>One optimisation step on batch <paramref name="step"/> of the epoch's order, in its own dispose scope.</summary>
+    /// <summary>One optimisation step on batch <paramref name="step"/> of the epoch's order, in its own dispose
+    /// scope.</summary>
     private static StepResult RunStep(TrainingRun run, int step, torch.Tensor order, ForwardContext context)
     {
         var o = run.Options;
@@ -210,7 +213,8 @@ public sealed class ClassifierTrainer
     private static torch.Tensor ToFloat32(torch.Tensor t) =>
         t.dtype == torch.ScalarType.Float32 ? t : t.to_type(torch.ScalarType.Float32);
 
-    private static void ValidateData(ITrainableClassifier model, ImageTensorDataset train, ImageTensorDataset? validation)
+    private static void ValidateData(ITrainableClassifier model, ImageTensorDataset train,
+        ImageTensorDataset? validation)
     {
         if (train.Count == 0)
         {

@@ -23,7 +23,8 @@ internal sealed class EarlyStopping : IDisposable
         _maxEpoch = maxEpoch;
     }
 
-    /// <summary>Copies of the best epoch's parameters, keyed <c>best/&lt;name&gt;</c> (empty unless early stopping is on).</summary>
+    /// <summary>Copies of the best epoch's parameters, keyed <c>best/&lt;name&gt;</c> (empty unless early stopping is
+    /// on).</summary>
     public Dictionary<string, torch.Tensor> BestParameters { get; } = new(StringComparer.Ordinal);
 
     public bool Enabled => _patience > 0;

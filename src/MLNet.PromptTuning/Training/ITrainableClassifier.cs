@@ -12,7 +12,8 @@ public interface ITrainableClassifier
     /// <summary>The TorchSharp module holding the trainable parameters (its state is what checkpoints save).</summary>
     torch.nn.Module Module { get; }
 
-    /// <summary>Moves everything the forward pass uses (including a shared frozen backbone) to <paramref name="device"/>.</summary>
+    /// <summary>Moves everything the forward pass uses (including a shared frozen backbone) to <paramref
+    /// name="device"/>.</summary>
     void MoveTo(torch.Device device);
 
     /// <summary>Number of classes the head predicts.</summary>

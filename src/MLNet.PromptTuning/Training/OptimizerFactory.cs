@@ -11,7 +11,8 @@ namespace MLNet.PromptTuning.Training;
 internal static class OptimizerFactory
 {
     /// <summary>The optimiser over <paramref name="groups"/> at base rate <paramref name="learningRate"/>.</summary>
-    public static OptimizerHelper Create(TrainingOptions options, double learningRate, IReadOnlyList<ParameterGroup> groups)
+    public static OptimizerHelper Create(TrainingOptions options, double learningRate,
+        IReadOnlyList<ParameterGroup> groups)
     {
         switch (options.Optimizer)
         {
@@ -40,7 +41,8 @@ internal static class OptimizerFactory
     }
 
     /// <summary>Sets every group's rate to <paramref name="baseRate"/> times the group's scale.</summary>
-    public static void SetLearningRate(torch.optim.Optimizer optimizer, IReadOnlyList<ParameterGroup> groups, double baseRate)
+    public static void SetLearningRate(torch.optim.Optimizer optimizer, IReadOnlyList<ParameterGroup> groups,
+        double baseRate)
     {
         int i = 0;
         foreach (var controller in optimizer.ParamGroups)
@@ -49,7 +51,8 @@ internal static class OptimizerFactory
         }
     }
 
-    /// <summary>Adds the optimiser state to <paramref name="tensors"/> (as CPU copies) and returns the per-parameter step counters.</summary>
+    /// <summary>Adds the optimiser state to <paramref name="tensors"/> (as CPU copies) and returns the per-parameter
+    /// step counters.</summary>
     public static long[] SaveState(OptimizerHelper optimizer, IDictionary<string, torch.Tensor> tensors)
     {
         var states = optimizer.state_dict().State;
@@ -71,7 +74,8 @@ internal static class OptimizerFactory
 
                     break;
                 default:
-                    throw new NotSupportedException($"Optimizer state {states[i].GetType().Name} cannot be checkpointed.");
+                    throw new NotSupportedException(
+                        $"Optimizer state {states[i].GetType().Name} cannot be checkpointed.");
             }
         }
 
@@ -79,13 +83,15 @@ internal static class OptimizerFactory
     }
 
     /// <summary>Restores what <see cref="SaveState"/> wrote, onto the device of each parameter.</summary>
-    public static void LoadState(OptimizerHelper optimizer, IReadOnlyDictionary<string, torch.Tensor> tensors, long[] steps)
+    public static void LoadState(OptimizerHelper optimizer, IReadOnlyDictionary<string, torch.Tensor> tensors,
+        long[] steps)
     {
         var states = optimizer.state_dict().State;
         if (steps.Length != states.Count)
         {
             throw new InvalidDataException(
-                $"The checkpoint's optimiser state covers {steps.Length} parameters; the optimiser has {states.Count}.");
+                $"The checkpoint's optimiser state covers {steps.Length} parameters; the optimiser has " +
+                $"{states.Count}.");
         }
 
         using var noGrad = torch.no_grad();
@@ -120,14 +126,16 @@ internal static class OptimizerFactory
     }
 
     private static torch.Tensor Require(IReadOnlyDictionary<string, torch.Tensor> tensors, string name) =>
-        tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"The checkpoint lacks tensor '{name}'.");
+        tensors.TryGetValue(name, out var t) ? t
+            : throw new InvalidDataException($"The checkpoint lacks tensor '{name}'.");
 
     private static void CopyInto(torch.Tensor target, torch.Tensor source)
     {
         if (!target.shape.SequenceEqual(source.shape))
         {
             throw new InvalidDataException(
-                $"Optimiser state shape [{string.Join(", ", source.shape)}] does not match [{string.Join(", ", target.shape)}].");
+                $"Optimiser state shape [{string.Join(", ", source.shape)}] does not match " +
+                $"[{string.Join(", ", target.shape)}].");
         }
 
         target.copy_(source);

@@ -5,7 +5,8 @@ namespace MLNet.PromptTuning.Training;
 /// <summary>
 /// The one validation style of every options class in the library (trainer, engine, methods): an
 /// <see cref="ArgumentOutOfRangeException"/> whose parameter name is the option and whose message reads
-/// <c>{Owner}.{Option} is {value}; expected {range}.</c>, for example <c>Options.MaxEpoch is 0; expected [1, 100000].</c>
+/// <c>{Owner}.{Option} is {value}; expected {range}.</c>, for example <c>Options.MaxEpoch is 0; expected [1,
+/// 100000].</c>
 /// </summary>
 internal static class OptionChecks
 {

@@ -16,7 +16,8 @@ internal sealed class ThroughputClock
         _steps++;
     }
 
-    /// <summary>Time for <paramref name="remainingSteps"/> more steps at the measured rate; null before the first step.</summary>
+    /// <summary>Time for <paramref name="remainingSteps"/> more steps at the measured rate; null before the first
+    /// step.</summary>
     public TimeSpan? Estimate(long remainingSteps) =>
         _steps == 0 ? null : TimeSpan.FromTicks((long)(_elapsed.Ticks / (double)_steps * remainingSteps));
 }

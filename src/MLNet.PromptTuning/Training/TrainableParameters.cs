@@ -21,13 +21,15 @@ internal sealed class TrainableParameters
 
     public int Count => Parameters.Count;
 
-    /// <summary>Checks the model's groups (non-empty, each parameter once, trainable, floating point) and names them.</summary>
+    /// <summary>Checks the model's groups (non-empty, each parameter once, trainable, floating point) and names
+    /// them.</summary>
     /// <exception cref="InvalidOperationException">The groups are unusable.</exception>
     public static TrainableParameters Of(ITrainableClassifier model, IReadOnlyList<ParameterGroup> groups)
     {
         if (groups is null || groups.Count == 0 || groups.All(g => g.Parameters.Count == 0))
         {
-            throw new InvalidOperationException("The model has no trainable parameter groups; nothing would be trained.");
+            throw new InvalidOperationException(
+                "The model has no trainable parameter groups; nothing would be trained.");
         }
 
         var byHandle = new Dictionary<IntPtr, string>();
@@ -54,7 +56,8 @@ internal sealed class TrainableParameters
                 if (!p.requires_grad)
                 {
                     throw new InvalidOperationException(
-                        $"Parameter group '{group.Name}' lists a parameter with requires_grad = false; the model must " +
+                        $"Parameter group '{group.Name}' lists a parameter with requires_grad = false; the model " +
+                        $"must " +
                         "unfreeze what it lists.");
                 }
 
@@ -78,7 +81,8 @@ internal sealed class TrainableParameters
         return new TrainableParameters(parameters, names);
     }
 
-    /// <summary>Detached copies of every parameter under <c>prefix + name</c>, replacing (and disposing) older ones.</summary>
+    /// <summary>Detached copies of every parameter under <c>prefix + name</c>, replacing (and disposing) older
+    /// ones.</summary>
     public void CopyInto(IDictionary<string, torch.Tensor> into, string prefix)
     {
         for (int i = 0; i < Parameters.Count; i++)
@@ -94,7 +98,8 @@ internal sealed class TrainableParameters
         }
     }
 
-    /// <summary>Copies the tensors stored under <c>prefix + name</c> back into the parameters, checking shape and type.</summary>
+    /// <summary>Copies the tensors stored under <c>prefix + name</c> back into the parameters, checking shape and
+    /// type.</summary>
     /// <exception cref="InvalidDataException">A tensor is missing or does not fit.</exception>
     public void RestoreFrom(IReadOnlyDictionary<string, torch.Tensor> from, string prefix)
     {
@@ -111,7 +116,8 @@ internal sealed class TrainableParameters
             if (!source.shape.SequenceEqual(target.shape) || source.dtype != target.dtype)
             {
                 throw new InvalidDataException(
-                    $"Saved parameter '{Names[i]}' is {source.dtype} [{string.Join(", ", source.shape)}]; the model has " +
+                    $"Saved parameter '{Names[i]}' is {source.dtype} [{string.Join(", ", source.shape)}]; the model " +
+                    $"has " +
                     $"{target.dtype} [{string.Join(", ", target.shape)}].");
             }
 

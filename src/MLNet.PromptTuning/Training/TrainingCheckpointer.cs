@@ -52,7 +52,8 @@ internal static class TrainingCheckpointer
         checkpoint.Write(directory);
     }
 
-    /// <summary>Restores the checkpoint in <paramref name="directory"/> into <paramref name="run"/>; returns false when there is none.</summary>
+    /// <summary>Restores the checkpoint in <paramref name="directory"/> into <paramref name="run"/>; returns false when
+    /// there is none.</summary>
     /// <exception cref="InvalidOperationException">The checkpoint was written with other settings or data.</exception>
     public static bool TryResume(TrainingRun run, string directory)
     {
@@ -70,8 +71,10 @@ internal static class TrainingCheckpointer
             if (saved != value)
             {
                 throw new InvalidOperationException(
-                    $"The checkpoint in '{directory}' was written with {key} = {saved ?? "(absent)"}, but this run has " +
-                    $"{key} = {value}. Use the same settings and data to resume, set ResumeFromCheckpoint to false, or " +
+                    $"The checkpoint in '{directory}' was written with {key} = {saved ?? "(absent)"}, but this run " +
+                    $"has " +
+                    $"{key} = {value}. Use the same settings and data to resume, set ResumeFromCheckpoint to false, " +
+                    $"or " +
                     "choose another CheckpointDirectory.");
             }
         }

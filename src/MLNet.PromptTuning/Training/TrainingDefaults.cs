@@ -9,6 +9,7 @@ namespace MLNet.PromptTuning.Training;
 /// <param name="WarmupEpochs">Epochs of linear warm-up; at least 0 (capped at the number of epochs when used).</param>
 public sealed record TrainingDefaults(double LearningRate, double WarmupEpochs)
 {
-    /// <summary>What the engine uses for a model that states no defaults of its own: 1e-3 and 1 epoch of warm-up.</summary>
+    /// <summary>What the engine uses for a model that states no defaults of its own: 1e-3 and 1 epoch of
+    /// warm-up.</summary>
     public static TrainingDefaults Generic { get; } = new(1e-3, 1);
 }

@@ -23,8 +23,8 @@ public record TrainingOptions
     public virtual double? LearningRate { get; set; }
 
     /// <summary>
-    /// Weight decay for parameter groups with <see cref="ParameterGroup.ApplyWeightDecay"/> = true (other groups get 0).
-    /// Decoupled for AdamW, L2 added to the gradient for SGD. Default 0.01; range [0, 10].
+    /// Weight decay for parameter groups with <see cref="ParameterGroup.ApplyWeightDecay"/> = true (other groups get
+    /// 0). Decoupled for AdamW, L2 added to the gradient for SGD. Default 0.01; range [0, 10].
     /// </summary>
     public virtual double WeightDecay { get; set; } = Defaults.WeightDecay;
 
@@ -63,10 +63,12 @@ public record TrainingOptions
     /// </summary>
     public virtual double? WarmupEpochs { get; set; }
 
-    /// <summary>Learning-rate schedule after warm-up. Default <see cref="LearningRateSchedule.Cosine"/> (per step).</summary>
+    /// <summary>Learning-rate schedule after warm-up. Default <see cref="LearningRateSchedule.Cosine"/> (per
+    /// step).</summary>
     public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
 
-    /// <summary>Label smoothing ε of the cross-entropy (target = (1−ε)·one-hot + ε/C). Default 0; range [0, 1).</summary>
+    /// <summary>Label smoothing ε of the cross-entropy (target = (1−ε)·one-hot + ε/C). Default 0; range [0,
+    /// 1).</summary>
     public virtual double LabelSmoothing { get; set; }
 
     /// <summary>
@@ -107,7 +109,8 @@ public record TrainingOptions
     /// </summary>
     public int EarlyStoppingPatience { get; set; }
 
-    /// <summary>Smallest accuracy gain (in [0, 1] units) that counts as an improvement. Default 0; range [0, 1).</summary>
+    /// <summary>Smallest accuracy gain (in [0, 1] units) that counts as an improvement. Default 0; range [0,
+    /// 1).</summary>
     public double EarlyStoppingMinDelta { get; set; }
 
     /// <summary>
@@ -185,13 +188,15 @@ public record TrainingOptions
         OptionChecks.Defined(owner, nameof(Precision), Precision);
         OptionChecks.Require(!string.IsNullOrWhiteSpace(Device), owner, nameof(Device), Device,
             "'auto', 'cpu', 'cuda' or 'cuda:N'");
-        OptionChecks.Require(Schedule != LearningRateSchedule.CosinePerEpoch || WarmupEpochs is not { } w || w == Math.Floor(w),
+        OptionChecks.Require(Schedule != LearningRateSchedule.CosinePerEpoch || WarmupEpochs is not { } w
+            || w == Math.Floor(w),
             owner, nameof(WarmupEpochs), WarmupEpochs, "a whole number of epochs with Schedule = CosinePerEpoch");
         OptionChecks.Require(CheckpointDirectory is null || !string.IsNullOrWhiteSpace(CheckpointDirectory), owner,
             nameof(CheckpointDirectory), CheckpointDirectory, "null (no checkpoints) or a directory path");
     }
 
-    /// <summary>The class name used in validation messages (<c>TrainingOptions</c>, or <c>Options</c> in ML.NET).</summary>
+    /// <summary>The class name used in validation messages (<c>TrainingOptions</c>, or <c>Options</c> in
+    /// ML.NET).</summary>
     protected virtual string OwnerName => nameof(TrainingOptions);
 
     /// <summary>The defaults of the settings whose default is a plain value.</summary>

@@ -12,7 +12,8 @@ internal sealed class TrainingReporter
     private readonly IProgress<TrainingProgress>? _progress;
     private readonly Action<EpochSummary>? _epochCompleted;
 
-    public TrainingReporter(ITrainingLogger? logger, IProgress<TrainingProgress>? progress, Action<EpochSummary>? epochCompleted)
+    public TrainingReporter(ITrainingLogger? logger, IProgress<TrainingProgress>? progress,
+        Action<EpochSummary>? epochCompleted)
     {
         _logger = logger;
         _progress = progress;

@@ -28,7 +28,8 @@ internal sealed class TrainingRun : IDisposable
         Seed = options.Seed ?? TrainingOptions.Defaults.Seed;
         StepsPerEpoch = train.BatchCount(options.BatchSize);
         TotalSteps = (long)options.MaxEpoch * StepsPerEpoch;
-        EarlyStopping = new EarlyStopping(options.EarlyStoppingPatience, options.EarlyStoppingMinDelta, options.MaxEpoch);
+        EarlyStopping = new EarlyStopping(options.EarlyStoppingPatience, options.EarlyStoppingMinDelta,
+            options.MaxEpoch);
     }
 
     public TrainingOptions Options { get; }
@@ -39,7 +40,8 @@ internal sealed class TrainingRun : IDisposable
 
     public ImageTensorDataset? Validation { get; }
 
-    /// <summary>The peak learning rate in use: <see cref="TrainingOptions.LearningRate"/> or the model's default.</summary>
+    /// <summary>The peak learning rate in use: <see cref="TrainingOptions.LearningRate"/> or the model's
+    /// default.</summary>
     public double LearningRate { get; }
 
     /// <summary>The warm-up in use: <see cref="TrainingOptions.WarmupEpochs"/> or the model's default.</summary>
@@ -117,10 +119,12 @@ internal sealed class TrainingRun : IDisposable
 
         torch.manual_seed(Seed);
         Shuffler = new EpochShuffler(Seed ^ ShuffleSeedSalt);
-        Preprocessor = new ImagePreprocessor(Model.Preprocessing, o.RandomResizedCrop, o.HorizontalFlip, Seed ^ AugmentSeedSalt);
+        Preprocessor = new ImagePreprocessor(Model.Preprocessing, o.RandomResizedCrop, o.HorizontalFlip,
+            Seed ^ AugmentSeedSalt);
         Optimizer = OptimizerFactory.Create(o, LearningRate, Groups);
         Scheduler = new LearningRateScheduler(o.Schedule, WarmupEpochs, o.MaxEpoch, StepsPerEpoch);
-        Predictor = Validation is null ? null : new ClassifierPredictor(Model, Device, o.Precision, o.InferenceBatchSize);
+        Predictor = Validation is null ? null
+            : new ClassifierPredictor(Model, Device, o.Precision, o.InferenceBatchSize);
         Fingerprint = CreateFingerprint();
     }
 

@@ -113,7 +113,8 @@ public sealed class VtabSplitTests : IDisposable
         var found = VtabSplit.FindTaskDirectories(_layout.Root).Select(Path.GetFileName);
 
         Assert.Equal(new[] { "cifar", "smallnorb_ele", "zz_custom" }, found);
-        Assert.Equal(new[] { Path.Combine(_layout.Root, "cifar") }, VtabSplit.FindTaskDirectories(Path.Combine(_layout.Root, "cifar")));
+        Assert.Equal(new[] { Path.Combine(_layout.Root, "cifar") },
+            VtabSplit.FindTaskDirectories(Path.Combine(_layout.Root, "cifar")));
     }
 
     [Fact]

@@ -38,7 +38,8 @@ public sealed class OptionsReferenceTests
         Assert.True(missing.Count == 0, $"docs/options.md has no row for Options.{string.Join(", Options.", missing)}");
 
         foreach (var method in typeof(PromptViTTrainer.Options).GetMethods(BindingFlags.Public | BindingFlags.Instance
-            | BindingFlags.DeclaredOnly).Where(m => !m.IsSpecialName && m.DeclaringType == typeof(PromptViTTrainer.Options)
+            | BindingFlags.DeclaredOnly).Where(m => !m.IsSpecialName
+                && m.DeclaringType == typeof(PromptViTTrainer.Options)
             && m.Name is not ("Equals" or "GetHashCode" or "ToString" or "<Clone>$" or "PrintMembers")))
         {
             Assert.Contains($"`{method.Name}()`", section);
@@ -79,8 +80,10 @@ public sealed class OptionsReferenceTests
             var row = table.Split('\n').SingleOrDefault(l => l.StartsWith('|') && l.Contains($"`{id}`"));
             Assert.True(row is not null, $"no default-rate row names `{id}`");
             var cells = row!.Split('|', StringSplitOptions.TrimEntries);
-            Assert.Equal(defaults.LearningRate, double.Parse(cells[2], System.Globalization.CultureInfo.InvariantCulture));
-            Assert.Equal(defaults.WarmupEpochs, double.Parse(cells[3], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(defaults.LearningRate,
+                double.Parse(cells[2], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(defaults.WarmupEpochs,
+                double.Parse(cells[3], System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 
@@ -93,22 +96,26 @@ public sealed class OptionsReferenceTests
         string methodDoc = Text(members["P:MLNet.PromptTuning.PromptViTTrainer.Options.Method"]);
         Assert.Equal(ids, IdsAfter(methodDoc, "built in: "));
         var catalog = members.Single(kv => kv.Key.StartsWith("M:MLNet.PromptTuning.PromptTuningCatalog.PromptViT(",
-            StringComparison.Ordinal) && kv.Key.Contains("System.String,System.String", StringComparison.Ordinal)).Value;
+            StringComparison.Ordinal)
+                && kv.Key.Contains("System.String,System.String", StringComparison.Ordinal)).Value;
         string methodParameter = Text(catalog.Elements("param").Single(p => (string)p.Attribute("name")! == "method"));
         Assert.Equal(ids, IdsAfter(methodParameter, "Built in: "));
 
         Assert.Equal(ids, IdsAfter(Reference, "(built in: "));
         string readme = RepositoryFiles.ReadAllText("README.md");
-        var readmeTable = Regex.Matches(readme, @"^\| `([a-z_0-9]+)` \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value);
+        var readmeTable = Regex.Matches(readme, @"^\| `([a-z_0-9]+)` \|", RegexOptions.Multiline).Select(m =>
+            m.Groups[1].Value);
         Assert.Equal(ids, readmeTable);
-        Assert.Equal(ids, Regex.Matches(Section("## Method options", null), @"^### ([a-z_0-9]+) \(", RegexOptions.Multiline)
+        Assert.Equal(ids,
+            Regex.Matches(Section("## Method options", null), @"^### ([a-z_0-9]+) \(", RegexOptions.Multiline)
             .Select(m => m.Groups[1].Value));
     }
 
     private static bool HasRow(string section, string option) =>
         section.Split('\n').Any(line => line.StartsWith($"| `{option}` |", StringComparison.Ordinal));
 
-    /// <summary>The text from the heading <paramref name="start"/> to the next heading starting with <paramref name="end"/>.</summary>
+    /// <summary>The text from the heading <paramref name="start"/> to the next heading starting with <paramref
+    /// name="end"/>.</summary>
     private static string Section(string start, string? end)
     {
         int from = Reference.IndexOf(start + "\n", StringComparison.Ordinal);
@@ -131,7 +138,8 @@ public sealed class OptionsReferenceTests
     private static string Text(XElement element) => Regex.Replace(string.Concat(element.DescendantNodes()
         .OfType<XText>().Select(t => t.Value)), @"\s+", " ");
 
-    /// <summary>The comma-separated ids after <paramref name="marker"/>, up to a semicolon, parenthesis or period.</summary>
+    /// <summary>The comma-separated ids after <paramref name="marker"/>, up to a semicolon, parenthesis or
+    /// period.</summary>
     private static List<string> IdsAfter(string text, string marker)
     {
         int at = text.IndexOf(marker, StringComparison.Ordinal);

@@ -8,7 +8,8 @@ using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Integration;
 
-/// <summary>The one options surface: methods by id with their own options, per-method defaults, the JSON form.</summary>
+/// <summary>The one options surface: methods by id with their own options, per-method defaults, the JSON
+/// form.</summary>
 public sealed class PromptViTOptionsTests
 {
     [Fact]
@@ -46,7 +47,8 @@ public sealed class PromptViTOptionsTests
     [Fact]
     public void MethodIdAndMethodOptionsMustAgreeAndUnknownIdsListTheRegisteredOnes()
     {
-        var mismatch = new PromptViTTrainer.Options { BackbonePath = "b", Method = "cvpt", MethodOptions = new VptOptions() };
+        var mismatch = new PromptViTTrainer.Options { BackbonePath = "b", Method = "cvpt",
+            MethodOptions = new VptOptions() };
         var error = Assert.ThrowsAny<ArgumentException>(mismatch.Validate);
         Assert.Equal("Method", error.ParamName);
         Assert.StartsWith("Options.Method is 'cvpt'; expected 'vpt' (the method of Options.MethodOptions, VptOptions)",
@@ -54,11 +56,13 @@ public sealed class PromptViTOptionsTests
 
         var unknown = new PromptViTTrainer.Options { BackbonePath = "b", Method = "lora" };
         error = Assert.ThrowsAny<ArgumentException>(unknown.Validate);
-        Assert.StartsWith("Options.Method is 'lora'; expected a registered method id: vpt, tcpa, cvpt, lspt, sep, linear, full",
+        Assert.StartsWith(
+            "Options.Method is 'lora'; expected a registered method id: vpt, tcpa, cvpt, lspt, sep, linear, full",
             error.Message);
 
         // MethodOptions alone names the method; Method alone takes the method's defaults.
-        Assert.IsType<CvptOptions>(new PromptViTTrainer.Options { MethodOptions = new CvptOptions() }.GetMethodOptions());
+        Assert.IsType<CvptOptions>(
+            new PromptViTTrainer.Options { MethodOptions = new CvptOptions() }.GetMethodOptions());
         Assert.Equal(10, Assert.IsType<VptOptions>(new PromptViTTrainer.Options().GetMethodOptions()).PromptLength);
     }
 
@@ -68,7 +72,8 @@ public sealed class PromptViTOptionsTests
         // What an AutoML trial hands the factory lambda: Microsoft.ML.SearchSpace turns the sampled parameters into
         // JSON and deserialises it as Options, so a nested search space of CvptOptions arrives as an object.
         const string json = """
-            { "Method": "cvpt", "MethodOptions": { "PromptLength": 7, "Dropout": 0.25 }, "MaxEpoch": 3, "LearningRate": 0.02 }
+            { "Method": "cvpt", "MethodOptions": { "PromptLength": 7, "Dropout": 0.25 },
+              "MaxEpoch": 3, "LearningRate": 0.02 }
             """;
         var options = JsonSerializer.Deserialize<PromptViTTrainer.Options>(json)!;
         var cvpt = Assert.IsType<CvptOptions>(options.MethodOptions);
@@ -81,7 +86,8 @@ public sealed class PromptViTOptionsTests
         Assert.Equal("b", back.BackbonePath);
 
         // Without Method the object is read as the default method's options.
-        var vpt = JsonSerializer.Deserialize<PromptViTTrainer.Options>("""{ "MethodOptions": { "PromptLength": 3 } }""")!;
+        var vpt = JsonSerializer.Deserialize<PromptViTTrainer.Options>(
+            """{ "MethodOptions": { "PromptLength": 3 } }""")!;
         Assert.Equal(3, Assert.IsType<VptOptions>(vpt.MethodOptions).PromptLength);
     }
 

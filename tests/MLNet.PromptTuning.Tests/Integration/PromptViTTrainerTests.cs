@@ -9,7 +9,8 @@ using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Integration;
 
-/// <summary>PromptViT in ordinary ML.NET pipelines: schema, persistence, adapters, errors, logging, cancellation.</summary>
+/// <summary>PromptViT in ordinary ML.NET pipelines: schema, persistence, adapters, errors, logging,
+/// cancellation.</summary>
 public sealed class PromptViTTrainerTests
 {
     [Fact]
@@ -128,7 +129,8 @@ public sealed class PromptViTTrainerTests
         using var model = ml.MulticlassClassification.Trainers.PromptViT(fixture.Options(epochs: 1)).Fit(data);
         var fromImages = ScoreReading.ReadVectors(model.Transform(data), "Score");
 
-        var pixels = ml.Transforms.ExtractPixels("Pixels", "Image", interleavePixelColors: false).Fit(data).Transform(data);
+        var pixels = ml.Transforms.ExtractPixels("Pixels", "Image",
+            interleavePixelColors: false).Fit(data).Transform(data);
         var options = fixture.Options(epochs: 1);
         options.ImageColumnName = "Pixels";
         using var pixelModel = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(pixels);
@@ -151,10 +153,12 @@ public sealed class PromptViTTrainerTests
             Directory.GetFiles(adapter).Select(Path.GetFileName).OrderBy(n => n));
         Assert.Empty(Directory.GetDirectories(fixture.Images.Folder, ".adapter*"));
         Assert.Throws<IOException>(() => model.SaveAdapter(adapter));
-        using (var weights = MLNet.PromptTuning.Checkpoints.SafeTensorsReader.Open(Path.Combine(adapter, "adapter_model.safetensors")))
+        using (var weights = MLNet.PromptTuning.Checkpoints.SafeTensorsReader.Open(Path.Combine(adapter,
+            "adapter_model.safetensors")))
         {
             // Only what training produced: the prompts and the head, never the frozen backbone.
-            Assert.All(weights.Tensors, t => Assert.True(t.Name.StartsWith("prompt.") || t.Name.StartsWith("head."), t.Name));
+            Assert.All(weights.Tensors, t =>
+                Assert.True(t.Name.StartsWith("prompt.") || t.Name.StartsWith("head."), t.Name));
             Assert.Equal(model.Model.CountTrainableParameters(), weights.Tensors.Sum(t => t.ElementCount));
         }
 
@@ -218,7 +222,8 @@ public sealed class PromptViTTrainerTests
         });
 
         // 8 images in batches of 4: step 3 is the first step of epoch 2, so epoch 1's checkpoint is complete.
-        Assert.ThrowsAny<OperationCanceledException>(() => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
         Assert.Equal(3, steps);
         Assert.Equal(new[] { "training-state.ckpt" },
             Directory.GetFiles(options.CheckpointDirectory).Select(Path.GetFileName));

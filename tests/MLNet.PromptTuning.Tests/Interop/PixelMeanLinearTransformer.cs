@@ -122,7 +122,8 @@ internal sealed class PixelMeanLinearTransformer : ITransformer, IDisposable
     }
 }
 
-/// <summary>Where ML.NET's component catalog finds <c>Create(IHostEnvironment, ModelLoadContext)</c> for the probe.</summary>
+/// <summary>Where ML.NET's component catalog finds <c>Create(IHostEnvironment, ModelLoadContext)</c> for the
+/// probe.</summary>
 internal static class PixelMeanLinearTransformerLoader
 {
     // Found by reflection through [assembly: LoadableClass]; the loader type may differ from the instance type, so
@@ -132,7 +133,8 @@ internal static class PixelMeanLinearTransformerLoader
             ModelReader.Begin(ctx, PixelMeanLinearTransformer.Format, env));
 }
 
-/// <summary>Logits from per-channel pixel means; each row is computed alone, so batch and row scoring agree bit for bit.</summary>
+/// <summary>Logits from per-channel pixel means; each row is computed alone, so batch and row scoring agree bit for
+/// bit.</summary>
 internal sealed class PixelMeanLinearScorer : IImageBatchScorer
 {
     private readonly int _classes;

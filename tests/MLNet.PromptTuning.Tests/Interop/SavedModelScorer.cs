@@ -30,7 +30,8 @@ internal static class SavedModelScorer
 
         var mlContext = new MLContext(seed: 1);
         ITransformer model = mlContext.Model.Load(modelPath, out DataViewSchema _);
-        lines.Add($"library-loaded-after-load={AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "MLNet.PromptTuning")}");
+        bool loadedAfter = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "MLNet.PromptTuning");
+        lines.Add($"library-loaded-after-load={loadedAfter}");
 
         IDataView rows = mlContext.Data.LoadFromTextFile<ImageRow>(rowsPath, hasHeader: true, separatorChar: '\t');
         IDataView scored = model.Transform(rows);

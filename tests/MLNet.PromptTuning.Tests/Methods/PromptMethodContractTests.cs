@@ -52,7 +52,8 @@ public sealed class PromptMethodContractTests
         bool trainsBackbone = model.Scope.TrainsBackbone;
         foreach (var (key, value) in model.state_dict())
         {
-            bool trainableKey = key.StartsWith("prompt.") || key.StartsWith("head.") || (trainsBackbone && key.StartsWith("backbone."));
+            bool trainableKey = key.StartsWith("prompt.") || key.StartsWith("head.")
+                || (trainsBackbone && key.StartsWith("backbone."));
             Assert.True(trainableKey || TinyModels.Same(value, before[key]), $"{name}: frozen {key} changed");
         }
 
@@ -106,7 +107,8 @@ public sealed class PromptMethodContractTests
             {
                 float difference = TinyModels.MaxAbsDifference(reference, reduced);
                 float scale = reference.abs().max().item<float>();
-                Assert.True(difference < 0.1f * scale, $"{name}: bf16 logits differ by {difference} (largest logit {scale})");
+                Assert.True(difference < 0.1f * scale,
+                    $"{name}: bf16 logits differ by {difference} (largest logit {scale})");
             }
 
             model.SetTrainingMode(true);
@@ -125,7 +127,8 @@ public sealed class PromptMethodContractTests
         }
     }
 
-    /// <summary>Cross-entropy of a training pass over four images (labels 0-3) plus the method's auxiliary losses.</summary>
+    /// <summary>Cross-entropy of a training pass over four images (labels 0-3) plus the method's auxiliary
+    /// losses.</summary>
     private static Tensor TrainingLoss(PromptedVisionTransformer model, Tensor images)
     {
         var output = model.Forward(images, new ForwardContext(true, 0));
@@ -156,7 +159,8 @@ public sealed class PromptMethodContractTests
             optimizer.step();
         }
 
-        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(
+            System.Security.Cryptography.HashAlgorithmName.SHA256);
         foreach (var (key, value) in model.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(key));

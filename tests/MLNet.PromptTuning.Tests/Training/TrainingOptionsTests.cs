@@ -35,7 +35,8 @@ public sealed class TrainingOptionsTests
         { new TrainingOptions { AdamEpsilon = 0 }, "AdamEpsilon", "is 0; expected (0, 1]." },
         { new TrainingOptions { EarlyStoppingPatience = -1 }, "EarlyStoppingPatience", "is -1; expected [0, 100000]." },
         { new TrainingOptions { Optimizer = (OptimizerKind)7 }, "Optimizer", "is 7; expected one of AdamW, Sgd." },
-        { new TrainingOptions { ReleaseMemoryEveryNSteps = -1 }, "ReleaseMemoryEveryNSteps", "is -1; expected [0, 1000000000]." },
+        { new TrainingOptions { ReleaseMemoryEveryNSteps = -1 }, "ReleaseMemoryEveryNSteps",
+            "is -1; expected [0, 1000000000]." },
     };
 
     [Theory]
@@ -61,7 +62,8 @@ public sealed class TrainingOptionsTests
     public void PerEpochScheduleNeedsWholeWarmupEpochs()
     {
         var e = Assert.ThrowsAny<ArgumentException>(
-            () => new TrainingOptions { Schedule = LearningRateSchedule.CosinePerEpoch, WarmupEpochs = 0.5 }.Validate());
+            () => new TrainingOptions { Schedule = LearningRateSchedule.CosinePerEpoch,
+                WarmupEpochs = 0.5 }.Validate());
         Assert.Equal("WarmupEpochs", e.ParamName);
         Assert.Contains("CosinePerEpoch", e.Message);
     }

@@ -22,7 +22,8 @@ public sealed class FullFineTuneOptions : PromptMethodOptions
     /// <summary>The full fine-tuning scope: the backbone trains, with <see cref="StochasticDepthRate"/>.</summary>
     public override TuningScope Scope => TuningScope.FullFineTuning(StochasticDepthRate);
 
-    /// <summary>Stochastic-depth rate at the last block during training (linear from 0). Default 0; range [0, 1).</summary>
+    /// <summary>Stochastic-depth rate at the last block during training (linear from 0). Default 0; range [0,
+    /// 1).</summary>
     public double StochasticDepthRate { get; set; }
 
     /// <inheritdoc/>

@@ -3,7 +3,8 @@ using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.LinearProbe;
 
-/// <summary>Options of the linear probe: a frozen backbone and a trained linear head on its features. There are no method options.</summary>
+/// <summary>Options of the linear probe: a frozen backbone and a trained linear head on its features. There are no
+/// method options.</summary>
 public sealed class LinearProbeOptions : PromptMethodOptions
 {
     /// <summary>The registry id, <c>linear</c>.</summary>

@@ -60,13 +60,16 @@ public sealed class LsptOptions : PromptMethodOptions
     [BooleanChoice(true)]
     public bool Gated { get; set; } = true;
 
-    /// <summary>Where the spatial code (mean patch token) is added. Default <see cref="LsptSpatialCoding.OutputPrompts"/> (R1).</summary>
+    /// <summary>Where the spatial code (mean patch token) is added. Default <see
+    /// cref="LsptSpatialCoding.OutputPrompts"/> (R1).</summary>
     public LsptSpatialCoding SpatialCoding { get; set; } = LsptSpatialCoding.OutputPrompts;
 
-    /// <summary>Which patch tokens form the spatial code. Default <see cref="LsptPatchMeanSource.BlockOutput"/> (R1).</summary>
+    /// <summary>Which patch tokens form the spatial code. Default <see cref="LsptPatchMeanSource.BlockOutput"/>
+    /// (R1).</summary>
     public LsptPatchMeanSource PatchMeanSource { get; set; } = LsptPatchMeanSource.BlockOutput;
 
-    /// <summary>How the shared LSTM forms the long-term prompt. Default <see cref="LsptLongTermCoding.Replace"/> (R1).</summary>
+    /// <summary>How the shared LSTM forms the long-term prompt. Default <see cref="LsptLongTermCoding.Replace"/>
+    /// (R1).</summary>
     public LsptLongTermCoding LongTermCoding { get; set; } = LsptLongTermCoding.Replace;
 
     /// <summary>
@@ -87,13 +90,16 @@ public sealed class LsptOptions : PromptMethodOptions
     {
         Require(PromptLength >= 1 && PromptLength <= 500, nameof(PromptLength), PromptLength, "a value in [1, 500]");
         Require(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "a value in [0, 1)");
-        Require(GateLogitInit >= -30 && GateLogitInit <= 30, nameof(GateLogitInit), GateLogitInit, "a value in [-30, 30]");
-        Require(GateCount is null || (GateCount >= 0 && GateCount <= backbone.Depth), nameof(GateCount), GateCount.GetValueOrDefault(),
+        Require(GateLogitInit >= -30 && GateLogitInit <= 30, nameof(GateLogitInit), GateLogitInit,
+            "a value in [-30, 30]");
+        Require(GateCount is null || (GateCount >= 0 && GateCount <= backbone.Depth), nameof(GateCount),
+            GateCount.GetValueOrDefault(),
             $"null or a value in [0, {backbone.Depth}] (the backbone's depth)");
         Require(LstmHiddenSize is null || (LstmHiddenSize >= 1 && LstmHiddenSize <= 8192), nameof(LstmHiddenSize),
             LstmHiddenSize.GetValueOrDefault(), "null or a value in [1, 8192]");
         Require(Enum.IsDefined(SpatialCoding), nameof(SpatialCoding), SpatialCoding, "a LsptSpatialCoding value");
-        Require(Enum.IsDefined(PatchMeanSource), nameof(PatchMeanSource), PatchMeanSource, "a LsptPatchMeanSource value");
+        Require(Enum.IsDefined(PatchMeanSource), nameof(PatchMeanSource), PatchMeanSource,
+            "a LsptPatchMeanSource value");
         Require(Enum.IsDefined(LongTermCoding), nameof(LongTermCoding), LongTermCoding, "a LsptLongTermCoding value");
     }
 }

@@ -119,7 +119,8 @@ internal sealed class TokenFusionModule : nn.Module<Tensor, Tensor, SepFusionAxi
     }
 
     private static Tensor LayerNorm(Tensor x, LayerNorm norm, Func<Tensor, Tensor> toCompute) =>
-        nn.functional.layer_norm(x, new long[] { x.shape[^1] }, toCompute(norm.weight!), toCompute(norm.bias!), LayerNormEps);
+        nn.functional.layer_norm(x, new long[] { x.shape[^1] }, toCompute(norm.weight!), toCompute(norm.bias!),
+            LayerNormEps);
 
     protected override void Dispose(bool disposing)
     {

@@ -22,7 +22,8 @@ public sealed class VptOptions : PromptMethodOptions
     /// </summary>
     public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
 
-    /// <summary>Prompts per layer P. Default 10; range [1, 500]. The paper searches {1, 5, 10, 50, 100, 200} per task.</summary>
+    /// <summary>Prompts per layer P. Default 10; range [1, 500]. The paper searches {1, 5, 10, 50, 100, 200} per
+    /// task.</summary>
     [Range(1, 200, init: 10, logBase: true)]
     public int PromptLength { get; set; } = 10;
 
