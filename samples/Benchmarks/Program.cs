@@ -1,5 +1,6 @@
-// Speed and memory of the library against the same models written in plain PyTorch (Debian's python3-torch), measured
-// side by side on this machine. A program, not a test. See docs/benchmarks.md for the results and how to read them.
+// Research tool, not an example. Speed and memory of the library against the same models written in plain PyTorch
+// (Debian's python3-torch), measured side by side on this machine. A program, not a test. See docs/benchmarks.md for
+// the results and how to read them.
 //
 //   dotnet build -c Release samples/Benchmarks
 //   samples/Benchmarks/bin/Release/net10.0/Benchmarks [compare] [--models ti,embedded] [--modes linear,vpt,tcpa,full]

@@ -58,8 +58,38 @@ public sealed class ShiftMethod : PromptMethod
         context.SetTokens(context.Tokens + context.ToCompute(_shift) * _strength);
 }
 
+/// <summary>Options that claim the sixth method's id for another method type: registering them must fail.</summary>
+public sealed class ImpostorShiftOptions : PromptMethodOptions
+{
+    /// <inheritdoc/>
+    public override string MethodId => ShiftOptions.Id;
+}
+
+/// <summary>A method with no hooks for <see cref="ImpostorShiftOptions"/>.</summary>
+public sealed class ImpostorShiftMethod : PromptMethod
+{
+    /// <summary>Creates the method.</summary>
+    public ImpostorShiftMethod(ImpostorShiftOptions options, BackboneDescription backbone)
+        : base(options, backbone)
+    {
+    }
+}
+
 public sealed class SixthMethodTests
 {
+    [Fact]
+    public void ProgrammaticRegistrationIsIdempotentThreadSafeAndRefusesAnIdTakenByAnotherMethod()
+    {
+        var registry = PromptMethodRegistry.Default;
+        Parallel.For(0, 16, _ => registry.Register<ShiftOptions, ShiftMethod>());
+        Assert.Single(registry.Ids, id => id == ShiftOptions.Id);
+
+        var error = Assert.Throws<InvalidOperationException>(
+            () => registry.Register<ImpostorShiftOptions, ImpostorShiftMethod>());
+        Assert.Contains($"'{ShiftOptions.Id}' is already registered to {typeof(ShiftMethod).FullName}", error.Message);
+        Assert.Equal(typeof(ShiftOptions), registry.GetOptionsType(ShiftOptions.Id));
+    }
+
     [Fact]
     public void TheRegistryKnowsTheMethodFromItsAssemblyDeclaration()
     {

@@ -4,6 +4,7 @@ using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.Vpt;
 using MLNet.PromptTuning.Tests.Interop;
+using MLNet.PromptTuning.Tests.TestSupport;
 using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Integration;
@@ -17,14 +18,7 @@ public sealed class PromptViTOptionsTests
     {
         using var fixture = PromptViTFixture.Create(6);
         var ml = new MLContext(seed: 1);
-        var messages = new List<string>();
-        ml.Log += (_, e) =>
-        {
-            lock (messages)
-            {
-                messages.Add(e.Message);
-            }
-        };
+        var log = new LogMessages(ml);
         var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
 
         var options = fixture.Options(method: "linear", epochs: 1);
@@ -33,14 +27,14 @@ public sealed class PromptViTOptionsTests
         using (ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data))
         {
             // The linear probe's own rate, and its 2-epoch warm-up capped at the single epoch.
-            Assert.Contains(messages, m => m.Contains("lr 0.05 (warm-up 1 epochs)", StringComparison.Ordinal));
+            Assert.Contains(log.All, m => m.Contains("lr 0.05 (warm-up 1 epochs)", StringComparison.Ordinal));
         }
 
-        messages.Clear();
+        log.Clear();
         using (ml.MulticlassClassification.Trainers.PromptViT(
             backbonePath: fixture.BackbonePath, method: "full", maxEpochs: 3, batchSize: 4).Fit(data))
         {
-            Assert.Contains(messages, m => m.Contains("lr 0.0005 (warm-up 2 epochs)", StringComparison.Ordinal));
+            Assert.Contains(log.All, m => m.Contains("lr 0.0005 (warm-up 2 epochs)", StringComparison.Ordinal));
         }
     }
 

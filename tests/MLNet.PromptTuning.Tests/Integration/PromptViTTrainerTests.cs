@@ -178,14 +178,7 @@ public sealed class PromptViTTrainerTests
     {
         using var fixture = PromptViTFixture.Create(6);
         var ml = new MLContext(seed: 1);
-        var messages = new List<string>();
-        ml.Log += (_, e) =>
-        {
-            lock (messages)
-            {
-                messages.Add(e.Message);
-            }
-        };
+        var log = new LogMessages(ml);
         var data = Prepare(ml, fixture, fixture.LoadRows(ml));
         var reports = new List<TrainingProgress>();
         var epochs = new List<EpochSummary>();
@@ -195,7 +188,7 @@ public sealed class PromptViTTrainerTests
         options.ValidationSetFraction = 0.34f;
         using var model = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data);
 
-        Assert.Contains(messages, m => m.Contains("PromptViT: method 'vpt'"));
+        Assert.Contains(log.All, m => m.Contains("PromptViT: method 'vpt'"));
         Assert.Equal(2, epochs.Count);
         Assert.All(epochs, e => Assert.NotNull(e.ValidationAccuracy));
         Assert.Contains(reports, r => r.Phase == TrainingPhase.Training && r.Loss is > 0);
