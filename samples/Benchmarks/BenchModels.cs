@@ -8,7 +8,8 @@ using MLNet.PromptTuning.Prompting;
 
 namespace MLNet.PromptTuning.Samples.Benchmarks;
 
-/// <summary>The two backbones and four training modes of the benchmark; the peer script defines the same ones.</summary>
+/// <summary>The two backbones and four training modes of the benchmark; the peer script defines the same
+/// ones.</summary>
 internal static class BenchModels
 {
     public const int Classes = 10;

@@ -46,5 +46,6 @@ internal static class FlopModel
     }
 
     private sealed record FlopParts(
-        int Depth, double Linears, double Attention, double Extra, double Selection, double Conv, double Head, double Forward);
+        int Depth, double Linears, double Attention, double Extra, double Selection, double Conv, double Head,
+            double Forward);
 }

@@ -31,9 +31,11 @@ internal sealed class Orchestrator
     public int Run()
     {
         var started = DateTime.UtcNow;
-        Log($"Benchmarks: models {string.Join(",", _s.Models)}, modes {string.Join(",", _s.Modes)}, batch {_s.Batch}, " +
+        Log($"Benchmarks: models {string.Join(",", _s.Models)}, modes {string.Join(",", _s.Modes)}, batch " +
+            $"{_s.Batch}, " +
             $"{_s.Threads} threads, rounds {_s.Rounds}, retries {_s.Retries}, max other-CPU {_s.MaxForeign}%, " +
-            $"levers {(_s.Levers.Count == 0 ? "none" : string.Join(",", _s.Levers))}, soak {(_s.Soak ? _s.SoakSteps : 0)}");
+            $"levers {(_s.Levers.Count == 0 ? "none" : string.Join(",", _s.Levers))}, soak " +
+            $"{(_s.Soak ? _s.SoakSteps : 0)}");
 
         var matmul = new List<RunResult>();
         var peerMatmul = new List<RunResult>();
@@ -77,13 +79,15 @@ internal sealed class Orchestrator
         if (_s.Soak)
         {
             var probes = $"50,{_s.SoakSteps}";
-            string[] soakArgs = { "--model", "embedded", "--mode", "vpt", "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
+            string[] soakArgs = { "--model", "embedded", "--mode", "vpt", "--batch", Inv(_s.Batch), "--threads",
+                Inv(_s.Threads),
                 "--probes", probes };
             soak.Add(Measure("soak ours glibc", () => Ours("soak",
                 soakArgs.Concat(new[] { "--variant", "glibc, no release", "--release-every", "0" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak ours glibc+release", () => Ours("soak",
-                soakArgs.Concat(new[] { "--variant", "glibc, release every 10 steps (default: gen-0 GC; malloc_trim per epoch)" }).ToArray()),
+                soakArgs.Concat(new[] { "--variant",
+                    "glibc, release every 10 steps (default: gen-0 GC; malloc_trim per epoch)" }).ToArray()),
                 r => r.ForeignPct, r => r.StealPct));
             soak.Add(Measure("soak ours jemalloc", () => Ours(JemallocEnv(), "soak",
                 soakArgs.Concat(new[] { "--variant", "jemalloc, no release", "--release-every", "0" }).ToArray()),
@@ -180,7 +184,8 @@ internal sealed class Orchestrator
         return best!;
     }
 
-    /// <summary>Waits (up to --wait-quiet seconds) until other processes use under the threshold for 3 s running.</summary>
+    /// <summary>Waits (up to --wait-quiet seconds) until other processes use under the threshold for 3 s
+    /// running.</summary>
     private void WaitForQuiet(string label)
     {
         if (_s.WaitQuietSeconds <= 0)
@@ -210,7 +215,8 @@ internal sealed class Orchestrator
         Log($"{label}: still busy after {_s.WaitQuietSeconds} s; measuring anyway");
     }
 
-    private RunResult Ours(string command, params string[] args) => Ours(new Dictionary<string, string>(), command, args);
+    private RunResult Ours(string command, params string[] args) =>
+        Ours(new Dictionary<string, string>(), command, args);
 
     private RunResult Ours(Dictionary<string, string> env, string command, params string[] args)
     {
@@ -253,7 +259,8 @@ internal sealed class Orchestrator
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {psi.FileName}.");
+        using var process = Process.Start(psi)
+            ?? throw new InvalidOperationException($"Could not start {psi.FileName}.");
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
@@ -294,7 +301,10 @@ internal sealed class Orchestrator
         var sb = new StringBuilder();
         double peak = matmul.Count > 0 ? matmul.Max(m => m.GflopsBest) : double.NaN;
         double peerPeak = peerMatmul.Count > 0 ? peerMatmul.Max(m => m.GflopsBest) : double.NaN;
-        sb.AppendLine(Inv($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC in {elapsed.TotalMinutes:F0} min; batch {_s.Batch}, {_s.Threads} threads on both sides."));
+        sb.AppendLine(
+            Inv($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC in {elapsed.TotalMinutes:F0} min; batch ") +
+                Inv($"{_s.Batch}, ") +
+                Inv($"{_s.Threads} threads on both sides."));
         sb.AppendLine();
         sb.AppendLine("Machine:");
         sb.AppendLine();
@@ -308,13 +318,22 @@ internal sealed class Orchestrator
         {
             var oursTorch = matmul[0].Torch;
             var peerTorch = peerMatmul.FirstOrDefault()?.Torch;
-            sb.AppendLine(Inv($"fp32 2048³ matmul peak (best of 10, start and end of the run): ours ({oursTorch}) **{peak:F0} GFLOP/s** ") +
-                Inv($"(medians {string.Join(" / ", matmul.Select(m => m.GflopsMedian.ToString("F0", CultureInfo.InvariantCulture)))}); ") +
+            sb.AppendLine(
+                Inv($"fp32 2048³ matmul peak (best of 10, start and end of the run): ours ({oursTorch}) ") +
+                    Inv($"**{peak:F0} GFLOP/s** ") +
+                Inv($"(medians ") +
+                    Inv($"{string.Join(" / ", matmul.Select(m => m.GflopsMedian.ToString("F0",
+                        CultureInfo.InvariantCulture)))}); ") +
                 Inv($"peer (PyTorch {peerTorch}) **{peerPeak:F0} GFLOP/s** ") +
-                Inv($"(medians {string.Join(" / ", peerMatmul.Select(m => m.GflopsMedian.ToString("F0", CultureInfo.InvariantCulture)))}). ") +
+                Inv($"(medians ") +
+                    Inv($"{string.Join(" / ", peerMatmul.Select(m => m.GflopsMedian.ToString("F0",
+                        CultureInfo.InvariantCulture)))}). ") +
                 "The fractions below are of ours.");
             sb.AppendLine();
-            sb.AppendLine("| model | mode | ms/img ours | ms/img peer | ours/peer | img/s ours | img/s peer | inference ours/peer | peak RSS ours | peak RSS peer | RSS ours/peer | % of peak ours | % of peak peer | other CPU ours / peer |");
+            sb.AppendLine(
+                "| model | mode | ms/img ours | ms/img peer | ours/peer | img/s ours | img/s peer | inference " +
+                "ours/peer | peak RSS ours | peak RSS peer | RSS ours/peer | % of peak ours | % of peak peer | other " +
+                "CPU ours / peer |");
             sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var model in _s.Models)
             {
@@ -329,21 +348,33 @@ internal sealed class Orchestrator
 
                     double flops = FlopModel.TrainingStep(model, mode);
                     double oursMs = o.StepMsMedian / o.Batch, peerMs = p.StepMsMedian / p.Batch;
-                    double oursIps = o.Batch / (o.InferBatchMsMedian / 1000), peerIps = p.Batch / (p.InferBatchMsMedian / 1000);
-                    double oursFrac = flops / (oursMs / 1000) / 1e9 / peak, peerFrac = flops / (peerMs / 1000) / 1e9 / peak;
-                    string noisy = IsNoisy("ours", "default", model, mode) || IsNoisy("peer", "default", model, mode) ? " ⚠" : "";
-                    sb.AppendLine(Inv($"| {BenchModels.Describe(model)} | {BenchModels.DescribeMode(mode)} | {oursMs:F2} | {peerMs:F2} | ") +
-                        Inv($"**{oursMs / peerMs:F2}** | {oursIps:F0} | {peerIps:F0} | **{oursIps / peerIps:F2}×** | ") +
-                        Inv($"{o.HwmMb:F0} MB | {p.HwmMb:F0} MB | **{o.HwmMb / p.HwmMb:F2}** | {oursFrac:P0} | {peerFrac:P0} | ") +
+                    double oursIps = o.Batch / (o.InferBatchMsMedian / 1000),
+                        peerIps = p.Batch / (p.InferBatchMsMedian / 1000);
+                    double oursFrac = flops / (oursMs / 1000) / 1e9 / peak,
+                        peerFrac = flops / (peerMs / 1000) / 1e9 / peak;
+                    string noisy = IsNoisy("ours", "default", model, mode) || IsNoisy("peer", "default", model, mode)
+                        ? " ⚠" : "";
+                    sb.AppendLine(
+                        Inv($"| {BenchModels.Describe(model)} | {BenchModels.DescribeMode(mode)} | {oursMs:F2} | ") +
+                            Inv($"{peerMs:F2} | ") +
+                        Inv($"**{oursMs / peerMs:F2}** | {oursIps:F0} | {peerIps:F0} | **{oursIps / peerIps:F2}×** ") +
+                            Inv($"| ") +
+                        Inv($"{o.HwmMb:F0} MB | {p.HwmMb:F0} MB | **{o.HwmMb / p.HwmMb:F2}** | {oursFrac:P0} | ") +
+                            Inv($"{peerFrac:P0} | ") +
                         Inv($"{o.ForeignPctTrain:F1}% / {p.ForeignPctTrain:F1}%{noisy} |"));
                 }
             }
 
             sb.AppendLine();
-            sb.AppendLine("ms/img: median training step (forward, backward, optimizer, after warm-up) divided by the batch. " +
-                "img/s: inference throughput (median batch). Peak RSS: VmHWM of the process that ran the configuration. " +
-                "% of peak: matmul FLOPs of the step (FLOP model in `FlopModel.cs`) per second over ours' matmul peak. " +
-                "Other CPU: other processes' share of the machine while the run was timed (the larger of the training and inference phases)" +
+            sb.AppendLine(
+                "ms/img: median training step (forward, backward, optimizer, after warm-up) divided by the batch. " +
+                "img/s: inference throughput (median batch). Peak RSS: VmHWM of the process that ran the " +
+                "configuration. " +
+                "% of peak: matmul FLOPs of the step (FLOP model in `FlopModel.cs`) per second over ours' matmul " +
+                "peak. " +
+                "Other CPU: other processes' share of the machine while the run was timed (the larger of the " +
+                "training " +
+                "and inference phases)" +
                 Inv($" (a run above {_s.MaxForeign}% was retried; ⚠ = no clean run)."));
         }
 
@@ -352,7 +383,10 @@ internal sealed class Orchestrator
             sb.AppendLine();
             sb.AppendLine("Levers (ours only; each variant against ours' default in the same rounds):");
             sb.AppendLine();
-            sb.AppendLine("| model | mode | variant | ms/img default | ms/img variant | variant/default | img/s default | img/s variant | peak RSS default | peak RSS variant |");
+            sb.AppendLine(
+                "| model | mode | variant | ms/img default | ms/img variant | variant/default | img/s default | " +
+                "img/s " +
+                "variant | peak RSS default | peak RSS variant |");
             sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var model in _s.Models)
             {
@@ -368,8 +402,11 @@ internal sealed class Orchestrator
                         }
 
                         double dMs = d.StepMsMedian / d.Batch, vMs = v.StepMsMedian / v.Batch;
-                        sb.AppendLine(Inv($"| {BenchModels.Describe(model)} | {BenchModels.DescribeMode(mode)} | {lever} | {dMs:F2} | {vMs:F2} | ") +
-                            Inv($"{vMs / dMs:F2} | {d.Batch / (d.InferBatchMsMedian / 1000):F0} | {v.Batch / (v.InferBatchMsMedian / 1000):F0} | ") +
+                        sb.AppendLine(
+                            Inv($"| {BenchModels.Describe(model)} | {BenchModels.DescribeMode(mode)} | {lever} | ") +
+                                Inv($"{dMs:F2} | {vMs:F2} | ") +
+                            Inv($"{vMs / dMs:F2} | {d.Batch / (d.InferBatchMsMedian / 1000):F0} | ") +
+                                Inv($"{v.Batch / (v.InferBatchMsMedian / 1000):F0} | ") +
                             Inv($"{d.HwmMb:F0} MB | {v.HwmMb:F0} MB |"));
                     }
                 }
@@ -379,9 +416,14 @@ internal sealed class Orchestrator
         if (soak.Count > 0)
         {
             sb.AppendLine();
-            sb.AppendLine(Inv($"Memory stability (embedded model, VPT-Deep P=10, batch {_s.Batch}, {_s.SoakSteps} training steps):"));
+            sb.AppendLine(
+                Inv($"Memory stability (embedded model, VPT-Deep P=10, batch {_s.Batch}, {_s.SoakSteps} training ") +
+                    Inv($"steps):"));
             sb.AppendLine();
-            sb.AppendLine(Inv($"| side | allocator | RSS at step 50 | RSS at step {_s.SoakSteps} | ratio | peak RSS | ms/step | other CPU |"));
+            sb.AppendLine(
+                Inv($"| side | allocator | RSS at step 50 | RSS at step {_s.SoakSteps} | ratio | peak RSS | ms/step ") +
+                    Inv($"| ") +
+                    Inv($"other CPU |"));
             sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
             foreach (var r in soak)
             {
@@ -389,7 +431,9 @@ internal sealed class Orchestrator
                 double a = rss.GetValueOrDefault("50", double.NaN);
                 double b = rss.GetValueOrDefault(Inv(_s.SoakSteps), double.NaN);
                 var allocator = r.Side == "ours" ? r.Variant ?? r.Allocator : r.Allocator;
-                sb.AppendLine(Inv($"| {r.Side} | {allocator} | {a:F0} MB | {b:F0} MB | **{b / a:F3}** | {r.HwmMb:F0} MB | {r.MsPerStep:F0} | {r.ForeignPct:F1}% |"));
+                sb.AppendLine(
+                    Inv($"| {r.Side} | {allocator} | {a:F0} MB | {b:F0} MB | **{b / a:F3}** | {r.HwmMb:F0} MB | ") +
+                        Inv($"{r.MsPerStep:F0} | {r.ForeignPct:F1}% |"));
             }
         }
 
@@ -399,7 +443,8 @@ internal sealed class Orchestrator
     private static IEnumerable<string> MachineSummary()
     {
         var lscpu = RunText("lscpu");
-        string Field(string name) => lscpu.Split('\n').FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?
+        string Field(string name) =>
+            lscpu.Split('\n').FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?
             .Split(':', 2)[1].Trim() ?? "?";
         var flags = Field("Flags").Split(' ');
         var simd = new[] { "avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile" }.Where(flags.Contains);
@@ -408,13 +453,15 @@ internal sealed class Orchestrator
             $"L2 {Field("L2 cache")}, L3 {Field("L3 cache")}; {string.Join(", ", simd)}";
         var mem = File.ReadLines("/proc/meminfo").First().Split(':')[1].Trim();
         yield return $"Memory: {mem}; OS: {OsName()}, kernel {RunText("uname", "-r").Trim()}";
-        yield return $".NET {Environment.Version}, TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch CPU)";
+        yield return $".NET {Environment.Version}, TorchSharp " +
+            $"{typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch CPU)";
     }
 
     private static string OsName()
     {
         var line = File.Exists("/etc/os-release")
-            ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))
+            ? File.ReadLines("/etc/os-release").FirstOrDefault(l =>
+                l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))
             : null;
         return line?.Split('=', 2)[1].Trim('"') ?? Environment.OSVersion.ToString();
     }

@@ -7,8 +7,9 @@ using TorchSharp;
 namespace MLNet.PromptTuning.Samples.Benchmarks;
 
 /// <summary>
-/// The library side: builds <see cref="PromptedVisionTransformer"/> and trains it through <see cref="ClassifierTrainer"/>
-/// (the path users take), timing every step from the trainer's progress reports, then scores batches through
+/// The library side: builds <see cref="PromptedVisionTransformer"/> and trains it through <see
+/// cref="ClassifierTrainer"/> (the path users take), timing every step from the trainer's progress reports, then scores
+/// batches through
 /// <see cref="ClassifierPredictor"/>. Runs in its own process so VmHWM is this configuration's peak alone.
 /// </summary>
 internal static class OursWorker
@@ -85,13 +86,15 @@ internal static class OursWorker
         };
     }
 
-    /// <summary>Trains the embedded-architecture VPT-Deep model for max(probes) steps and samples VmRSS at each probe step.</summary>
+    /// <summary>Trains the embedded-architecture VPT-Deep model for max(probes) steps and samples VmRSS at each probe
+    /// step.</summary>
     public static RunResult Soak(WorkerSettings s, IReadOnlyCollection<int> probes)
     {
         torch.set_num_threads(s.Threads);
         using var model = CreateModel(s);
-        // One epoch covers every probe and ends after the last one, as in a real run whose epochs are long: end-of-epoch
-        // work (the library trims glibc's arenas then) neither repeats every few steps nor runs before a probe.
+        // One epoch covers every probe and ends after the last one, as in a real run whose epochs are long:
+        // end-of-epoch work (the library trims glibc's arenas then) neither repeats every few steps nor runs before a
+        // probe.
         int last = probes.Max();
         using var data = RandomData(s.Model, (last + 1) * s.Batch, s.Seed);
         var rss = new Dictionary<string, double>();
@@ -106,7 +109,8 @@ internal static class OursWorker
 
             if (probes.Contains((int)p.Step))
             {
-                rss[p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture)] = ProcessMeter.StatusMb("VmRSS");
+                rss[p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture)] = ProcessMeter.StatusMb(
+                    "VmRSS");
                 live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             }
 
@@ -146,7 +150,8 @@ internal static class OursWorker
         };
     }
 
-    /// <summary>Best and median of a 2048³ (or <paramref name="size"/>³) fp32 matmul, after three warm-up products.</summary>
+    /// <summary>Best and median of a 2048³ (or <paramref name="size"/>³) fp32 matmul, after three warm-up
+    /// products.</summary>
     public static RunResult Matmul(int size, int repeats, int threads)
     {
         torch.set_num_threads(threads);
@@ -199,7 +204,7 @@ internal static class OursWorker
 
     private static TrainingOptions Options(WorkerSettings s, int epochs) => new TrainingOptions
     {
-        Epochs = epochs,
+        MaxEpoch = epochs,
         BatchSize = s.Batch,
         LearningRate = 1e-3,
         WeightDecay = 0.01,
@@ -211,7 +216,8 @@ internal static class OursWorker
         LogEveryNSteps = 0,
     } with
     {
-        ReleaseMemoryEveryNSteps = s.ReleaseEvery >= 0 ? s.ReleaseEvery : new TrainingOptions().ReleaseMemoryEveryNSteps,
+        ReleaseMemoryEveryNSteps = s.ReleaseEvery >= 0 ? s.ReleaseEvery
+            : new TrainingOptions().ReleaseMemoryEveryNSteps,
     };
 
     /// <summary>Random uint8 images at the model's input size (so no resize runs) and balanced labels.</summary>

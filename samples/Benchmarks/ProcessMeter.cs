@@ -20,7 +20,8 @@ internal static class ProcessMeter
         long steal = fields.Length > 7 ? fields[7] : 0;
         var stat = File.ReadAllText("/proc/self/stat");
         var own = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        long ownTicks = long.Parse(own[11], CultureInfo.InvariantCulture) + long.Parse(own[12], CultureInfo.InvariantCulture);
+        long ownTicks = long.Parse(own[11], CultureInfo.InvariantCulture)
+            + long.Parse(own[12], CultureInfo.InvariantCulture);
         return new CpuSample(busy, total, steal, ownTicks);
     }
 

@@ -1,5 +1,6 @@
-// Speed and memory of the library against the same models written in plain PyTorch (Debian's python3-torch), measured
-// side by side on this machine. A program, not a test. See docs/benchmarks.md for the results and how to read them.
+// Research tool, not an example. Speed and memory of the library against the same models written in plain PyTorch
+// (Debian's python3-torch), measured side by side on this machine. A program, not a test. See docs/benchmarks.md for
+// the results and how to read them.
 //
 //   dotnet build -c Release samples/Benchmarks
 //   samples/Benchmarks/bin/Release/net10.0/Benchmarks [compare] [--models ti,embedded] [--modes linear,vpt,tcpa,full]
@@ -27,7 +28,9 @@ try
             var unknown = levers.Except(Orchestrator.LeverNames).ToList();
             if (unknown.Count > 0)
             {
-                throw new ArgumentException($"Unknown lever(s) {string.Join(", ", unknown)}; expected {string.Join(", ", Orchestrator.LeverNames)}.");
+                throw new ArgumentException(
+                    $"Unknown lever(s) {string.Join(", ", unknown)}; expected " +
+                    $"{string.Join(", ", Orchestrator.LeverNames)}.");
             }
 
             var settings = new Orchestrator.Settings(
@@ -38,8 +41,10 @@ try
                 Rounds: a.Int("rounds", 1),
                 Retries: a.Int("retries", 2),
                 MaxForeign: a.Double("max-foreign", 10),
-                Steps: a.OptionalString("steps") is { } st ? int.Parse(st, System.Globalization.CultureInfo.InvariantCulture) : null,
-                Warmup: a.OptionalString("warmup") is { } w ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : null,
+                Steps: a.OptionalString("steps") is { } st
+                    ? int.Parse(st, System.Globalization.CultureInfo.InvariantCulture) : null,
+                Warmup: a.OptionalString("warmup") is { } w
+                    ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : null,
                 Levers: levers,
                 OursAllocator: a.String("allocator", "glibc"),
                 Soak: a.Flag("soak"),

@@ -1,10 +1,11 @@
-// Do the methods learn? Trains every built-in method on real downstream data, Fashion-MNIST classes 5-9 (Sandal,
-// Shirt, Sneaker, Bag, Ankle boot) from Debian's dataset-fashion-mnist package, on top of the embedded backbone
-// (samples/Assets/backbone, pretrained on classes 0-4 only), with the same budget for every method and three seeds,
-// and writes a Markdown table of test accuracy (mean ± std), trainable parameters and train time per run.
+// Research tool, not an example: do the methods learn? Trains every registered method on real downstream data,
+// Fashion-MNIST classes 5-9 (Sandal, Shirt, Sneaker, Bag, Ankle boot) from Debian's dataset-fashion-mnist package, on
+// top of the embedded backbone (samples/Assets/backbone, pretrained on classes 0-4 only), with the same budget for
+// every method and three seeds, and writes a Markdown table of test accuracy (mean ± std), trainable parameters and
+// train time per run.
 //
 //   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
-//       [--lr 0.005] [--linear-lr 0.05] [--full-lr 0.0005] [--methods linear,vpt-deep,...]
+//       [--lr X] [--linear-lr X] [--full-lr X] [--methods linear,vpt,...]
 //       [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
 //
 // --validation-per-class N scores on the N train-split images of each class that follow the training images instead of
@@ -33,11 +34,21 @@ int epochs = a.Int("--epochs", 15);
 int batchSize = a.Int("--batch", 32);
 int seedCount = a.Int("--seeds", 3);
 int threads = a.Int("--threads", 2);
-double promptLr = a.Double("--lr", 5e-3);
-double fullLr = a.Double("--full-lr", 5e-4);
-// The head alone learns slowly at the prompts' rate: 0.05 was chosen over 0.005 and 0.5 on a validation split
-// (--validation-per-class 1000: 80.2 / 76.2 / 79.7 %), never on the test set.
-double linearLr = a.Double("--linear-lr", 0.05);
+// Each method trains at its own default rate (PromptMethodOptions.TrainingDefaults); --lr (prompt methods),
+// --linear-lr and --full-lr override it.
+var rateOverrides = new Dictionary<string, double>();
+foreach (var (flag, ids) in new[] { ("--lr", new[] { "vpt", "tcpa", "cvpt", "lspt", "sep" }),
+    ("--linear-lr", new[] { "linear" }), ("--full-lr", new[] { "full" }) })
+{
+    if (a.Flag(flag))
+    {
+        foreach (var id in ids)
+        {
+            rateOverrides[id] = a.Double(flag, 0);
+        }
+    }
+}
+
 string outputPath = a.String("--out", "compare-methods.md");
 // The library's default head initialisation (timm's std 0.02) unless a diagnostic asks for "vpt" (the VPT codebase's
 // Kaiming fan-out, std sqrt(2/C), bias -4.6) or "zero".
@@ -48,15 +59,18 @@ if (headInit is not ("library" or "vpt" or "zero"))
     return 2;
 }
 var selected = a.String("--methods", "all");
-string commandLine = "dotnet run -c Release --project samples/CompareMethods" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+string commandLine = "dotnet run -c Release --project samples/CompareMethods"
+    + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
 
 int[] classes = { 5, 6, 7, 8, 9 };
-var methods = MethodCatalog.All(promptLr, linearLr, fullLr, epochs)
+var methods = MethodCatalog.All(rateOverrides, epochs)
     .Where(m => selected == "all" ? !m.Diagnostic : selected.Split(',').Contains(m.Key))
     .ToList();
 if (methods.Count == 0)
 {
-    Console.Error.WriteLine($"No method matches '{selected}'; known: {string.Join(", ", MethodCatalog.All(promptLr, linearLr, fullLr, epochs).Select(m => m.Key))}.");
+    Console.Error.WriteLine(
+        $"No method matches '{selected}'; known: " +
+        $"{string.Join(", ", MethodCatalog.All(rateOverrides, epochs).Select(m => m.Key))}.");
     return 2;
 }
 
@@ -80,7 +94,8 @@ Console.WriteLine(Inv($"Backbone {backbone.Config.Name} from {backbonePath}; tra
 // Untimed warm-up (JIT compilation, libtorch's thread pool), so the first timed run is not slower than the rest.
 using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].CreateOptions(), classes.Length))
 {
-    new ClassifierTrainer(new TrainingOptions { Epochs = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0 })
+    new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batchSize, NumberOfThreads = threads,
+        Device = "cpu", LogEveryNSteps = 0 })
         .Train(warmupModel, trainSet);
 }
 
@@ -91,7 +106,8 @@ foreach (var method in methods)
     {
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
-            headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut : HeadInitialization.SmallTruncatedNormal);
+            headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut
+                : HeadInitialization.SmallTruncatedNormal);
         if (headInit == "zero")
         {
             ZeroHead(model);
@@ -102,9 +118,8 @@ foreach (var method in methods)
             Optimizer = OptimizerKind.AdamW,
             LearningRate = method.LearningRate,
             WeightDecay = 0.01,
-            Epochs = epochs,
+            MaxEpoch = epochs,
             BatchSize = batchSize,
-            WarmupEpochs = 2,
             Schedule = LearningRateSchedule.Cosine,
             Seed = seed,
             NumberOfThreads = threads,
@@ -118,8 +133,12 @@ foreach (var method in methods)
         var last = result.History[^1];
         var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
         runs.Add(run);
-        Console.WriteLine(Inv($"{method.Display,-22} seed {seed}: {(validationPerClass > 0 ? "validation" : "test")} {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
-                          Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, {trainTime.TotalSeconds:F1} s"));
+        Console.WriteLine(
+            Inv($"{method.Display,-22} seed {seed}: ") +
+                Inv($"{(validationPerClass > 0 ? "validation" : "test")} {accuracy:P2}, ") +
+                Inv($"train loss {last.TrainLoss:F4}, ") +
+                          Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, ") +
+                              Inv($"{trainTime.TotalSeconds:F1} s"));
     }
 }
 
@@ -148,9 +167,11 @@ static void ZeroHead(PromptedVisionTransformer model)
 static string Machine()
 {
     string cpu = File.Exists("/proc/cpuinfo")
-        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l =>
+            l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
         : "unknown CPU";
-    return Inv($"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, ") +
+    return Inv($"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, .NET ") +
+        Inv($"{Environment.Version}, ") +
            Inv($"TorchSharp {typeof(torch).Assembly.GetName().Version} (CPU libtorch)");
 }
 

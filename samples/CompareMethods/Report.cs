@@ -6,7 +6,8 @@ namespace MLNet.PromptTuning.Samples.CompareMethods;
 
 /// <summary>One training run.</summary>
 internal sealed record RunResult(
-    MethodSpec Method, int Seed, long TrainableParameters, double TestAccuracy, TimeSpan TrainTime, double FinalTrainLoss,
+    MethodSpec Method, int Seed, long TrainableParameters, double TestAccuracy, TimeSpan TrainTime,
+        double FinalTrainLoss,
     double FinalTrainAccuracy);
 
 /// <summary>What the report states about the setup.</summary>
@@ -24,19 +25,29 @@ internal static class Report
         var linearRuns = runs.Where(r => r.Method.Key == "linear").ToList();
         double? linear = linearRuns.Count > 0 ? linearRuns.Average(r => r.TestAccuracy) : null;
         string scored = c.Validation ? "validation" : "test";
-        b.AppendLine(Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), {c.TestImages} {scored} images") +
+        b.AppendLine(
+            Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), ") +
+                Inv($"{c.TestImages} {scored} images") +
                      (c.Validation ? " (train-split images after the training ones); " : "; "));
-        b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch {c.BatchSize}, AdamW, "));
-        b.AppendLine(Inv($"weight decay 0.01, 2 warmup epochs then cosine per step, no augmentation, float32 on CPU with {c.Threads} threads; "));
+        b.AppendLine(
+            Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch ") +
+                Inv($"{c.BatchSize}, AdamW, "));
+        b.AppendLine(
+            Inv($"weight decay 0.01, 2 warmup epochs then cosine per step, no augmentation, float32 on CPU with ") +
+                Inv($"{c.Threads} threads; "));
         b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds 1–{c.Seeds}") +
                      (c.HeadInit switch
                      {
-                         "zero" => "; **diagnostic: head initialised to zeros** instead of the library's initialisation.",
-                         "vpt" => "; **diagnostic: the VPT codebase's head initialisation** (Kaiming fan-out, bias −4.6).",
+                         "zero" => "; **diagnostic: head initialised to zeros** instead of the library's " +
+                         "initialisation.",
+                         "vpt" => "; **diagnostic: the VPT codebase's head initialisation** (Kaiming fan-out, bias " +
+                         "−4.6).",
                          _ => ".",
                      }));
         b.AppendLine();
-        b.AppendLine(Inv($"| method | trainable params | lr | {scored} accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |"));
+        b.AppendLine(
+            Inv($"| method | trainable params | lr | {scored} accuracy (mean ± std) | per seed | vs linear probe | ") +
+                Inv($"train time per run (median) | final train loss / acc. |"));
         b.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|");
         foreach (var m in methods)
         {
@@ -52,10 +63,13 @@ internal static class Report
                 ? Math.Sqrt(accuracies.Sum(x => (x - mean) * (x - mean)) / (accuracies.Length - 1))
                 : 0;
             string delta = linear is { } lin ? Inv($"{mean - lin * 100:+0.00;-0.00;0.00} pt") : "n/a";
-            b.AppendLine(Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {mean:F2} ± {std:F2} % | ") +
+            b.AppendLine(
+                Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {mean:F2} ± {std:F2} % ") +
+                    Inv($"| ") +
                          string.Join(", ", accuracies.Select(x => x.ToString("F2", CultureInfo.InvariantCulture))) +
                          Inv($" | {delta} | {Median(rs.Select(r => r.TrainTime.TotalSeconds)):F1} s | ") +
-                         Inv($"{rs.Average(r => r.FinalTrainLoss):F3} / {rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));
+                         Inv($"{rs.Average(r => r.FinalTrainLoss):F3} / ") +
+                             Inv($"{rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));
         }
 
         b.AppendLine();
@@ -67,9 +81,14 @@ internal static class Report
         }
 
         b.AppendLine();
-        b.AppendLine(Inv($"Std is the sample standard deviation over {c.Seeds} seeds. Train time is the median over seeds of the wall time of "));
-        b.AppendLine("`ClassifierTrainer.Train` alone (scoring excluded; the median discounts a run slowed by other jobs on the shared");
-        b.AppendLine("machine); the final train loss and accuracy are the last epoch's, measured on the training batches while");
+        b.AppendLine(
+            Inv($"Std is the sample standard deviation over {c.Seeds} seeds. Train time is the median over seeds of ") +
+                Inv($"the wall time of "));
+        b.AppendLine(
+            "`ClassifierTrainer.Train` alone (scoring excluded; the median discounts a run slowed by other jobs on " +
+            "the shared");
+        b.AppendLine(
+            "machine); the final train loss and accuracy are the last epoch's, measured on the training batches while");
         b.AppendLine("the weights changed (with prompt dropout where the method has it).");
         b.AppendLine();
         b.AppendLine($"Machine: {c.Machine}. Load average before / after: `{c.LoadBefore}` / `{c.LoadAfter}`.");
@@ -84,7 +103,8 @@ internal static class Report
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
+            : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static string Inv(FormattableString text) => FormattableString.Invariant(text);

@@ -13,12 +13,14 @@ internal static class PngWriter
     private static readonly byte[] Signature = { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A };
     private static readonly uint[] CrcTable = BuildCrcTable();
 
-    /// <summary>Encodes <paramref name="pixels"/> (row-major, <paramref name="width"/>·<paramref name="height"/> bytes).</summary>
+    /// <summary>Encodes <paramref name="pixels"/> (row-major, <paramref name="width"/>·<paramref name="height"/>
+    /// bytes).</summary>
     public static byte[] EncodeGray8(ReadOnlySpan<byte> pixels, int width, int height)
     {
         if (pixels.Length != width * height)
         {
-            throw new ArgumentException($"Expected {width * height} pixels for {width}x{height}; got {pixels.Length}.", nameof(pixels));
+            throw new ArgumentException($"Expected {width * height} pixels for {width}x{height}; got {pixels.Length}.",
+                nameof(pixels));
         }
 
         var header = new byte[13];

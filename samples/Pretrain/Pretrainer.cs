@@ -11,7 +11,8 @@ using TorchSharp;
 
 namespace MLNet.PromptTuning.Samples.Pretrain;
 
-/// <summary>Trains the small ViT from scratch on Fashion-MNIST classes 0-4 and saves the backbone with its model card.</summary>
+/// <summary>Trains the small ViT from scratch on Fashion-MNIST classes 0-4 and saves the backbone with its model
+/// card.</summary>
 internal static class Pretrainer
 {
     /// <summary>The pretraining classes, in label order.</summary>
@@ -36,7 +37,8 @@ internal static class Pretrainer
             EmbedDim = s.EmbedDim,
             Depth = s.Depth,
             NumHeads = s.NumHeads,
-            Preprocessing = new ImagePreprocessing(FashionMnist.Side, FashionMnist.Side, 1, new[] { mean }, new[] { std }),
+            Preprocessing = new ImagePreprocessing(FashionMnist.Side, FashionMnist.Side, 1, new[] { mean },
+                new[] { std }),
         };
 
         var options = new TrainingOptions
@@ -44,9 +46,9 @@ internal static class Pretrainer
             Optimizer = OptimizerKind.AdamW,
             LearningRate = s.LearningRate,
             WeightDecay = s.WeightDecay,
-            Epochs = s.Epochs,
+            MaxEpoch = s.Epochs,
             BatchSize = s.BatchSize,
-            EvaluationBatchSize = 500,
+            InferenceBatchSize = 500,
             WarmupEpochs = s.WarmupEpochs,
             Schedule = LearningRateSchedule.Cosine,
             LabelSmoothing = s.LabelSmoothing,
@@ -62,10 +64,13 @@ internal static class Pretrainer
                           Inv($"(test {test.Labels.Length}); mean {mean}, std {std}."));
         torch.manual_seed(s.Seed);
         var backbone = new VisionTransformer(config);
-        using var model = new PromptedVisionTransformer(backbone, new FullFineTuneOptions(), Classes.Length, ownsBackbone: true);
+        using var model = new PromptedVisionTransformer(backbone, new FullFineTuneOptions(), Classes.Length,
+            ownsBackbone: true);
         InitializeHeadLikeTimm(model);
-        using var trainSet = ImageTensorDataset.FromPixels(train.Pixels, train.Labels, 1, FashionMnist.Side, FashionMnist.Side);
-        using var testSet = ImageTensorDataset.FromPixels(test.Pixels, test.Labels, 1, FashionMnist.Side, FashionMnist.Side);
+        using var trainSet = ImageTensorDataset.FromPixels(train.Pixels, train.Labels, 1, FashionMnist.Side,
+            FashionMnist.Side);
+        using var testSet = ImageTensorDataset.FromPixels(test.Pixels, test.Labels, 1, FashionMnist.Side,
+            FashionMnist.Side);
 
         var trainClock = Stopwatch.StartNew();
         // The test set is scored after every epoch for the log only; no setting is chosen from it and the last
@@ -77,13 +82,16 @@ internal static class Pretrainer
         double trainAccuracy = predictor.Accuracy(trainSet);
         double testAccuracy = predictor.Accuracy(testSet);
         var confusion = Confusion(predictor, testSet, Classes.Length);
-        Console.WriteLine(Inv($"Final accuracy: train {trainAccuracy:P2}, test {testAccuracy:P2}; training took {trainTime:hh\\:mm\\:ss}."));
+        Console.WriteLine(
+            Inv($"Final accuracy: train {trainAccuracy:P2}, test {testAccuracy:P2}; training took ") +
+                Inv($"{trainTime:hh\\:mm\\:ss}."));
 
         Directory.CreateDirectory(s.OutputDirectory);
         string weightsPath = Path.Combine(s.OutputDirectory, "model.safetensors");
         var metadata = new Dictionary<string, string>
         {
-            ["pretrained_on"] = "Fashion-MNIST classes 0-4 (T-shirt/top, Trouser, Pullover, Dress, Coat), Debian dataset-fashion-mnist",
+            ["pretrained_on"] = "Fashion-MNIST classes 0-4 (T-shirt/top, Trouser, Pullover, Dress, Coat), Debian " +
+                "dataset-fashion-mnist",
             ["data_license"] = "MIT, Copyright (c) 2017 Zalando SE",
             ["seed"] = s.Seed.ToString(CultureInfo.InvariantCulture),
             ["epochs"] = s.Epochs.ToString(CultureInfo.InvariantCulture),
@@ -96,13 +104,16 @@ internal static class Pretrainer
             CountParameters(model.Backbone), weightsPath, Sha256(weightsPath), DebianPackageVersion(),
             Sha256Idx(s.DataDirectory), confusion);
         File.WriteAllText(Path.Combine(s.OutputDirectory, "MODEL_CARD.md"), card.Render());
-        Console.WriteLine(Inv($"Saved {weightsPath} ({new FileInfo(weightsPath).Length / 1024.0 / 1024.0:F2} MB) and MODEL_CARD.md in {wall.Elapsed:hh\\:mm\\:ss}."));
+        Console.WriteLine(
+            Inv($"Saved {weightsPath} ({new FileInfo(weightsPath).Length / 1024.0 / 1024.0:F2} MB) and ") +
+                Inv($"MODEL_CARD.md ") +
+                Inv($"in {wall.Elapsed:hh\\:mm\\:ss}."));
     }
 
     /// <summary>
-    /// The prompt-tuning head starts with VPT's wide initialisation (std sqrt(2/C), logits around ±7 on fresh features),
-    /// which suits a pretrained backbone; from scratch it makes the first steps erratic, so use timm's ViT head
-    /// initialisation instead (truncated normal, std 0.02, zero bias). The head is discarded after pretraining.
+    /// The prompt-tuning head starts with VPT's wide initialisation (std sqrt(2/C), logits around ±7 on fresh
+    /// features), which suits a pretrained backbone; from scratch it makes the first steps erratic, so use timm's ViT
+    /// head initialisation instead (truncated normal, std 0.02, zero bias). The head is discarded after pretraining.
     /// </summary>
     private static void InitializeHeadLikeTimm(PromptedVisionTransformer model)
     {
@@ -151,7 +162,8 @@ internal static class Pretrainer
         var actual = reloaded.ForwardFeatures(input);                    // [64, D]
         if (!expected.shape.SequenceEqual(actual.shape) || !torch.eq(expected, actual).all().item<bool>())
         {
-            throw new InvalidOperationException($"The backbone reloaded from {path} does not reproduce the trained features.");
+            throw new InvalidOperationException(
+                $"The backbone reloaded from {path} does not reproduce the trained features.");
         }
 
         Console.WriteLine("Reloaded the saved backbone from its metadata: features are bit-identical.");
@@ -179,14 +191,17 @@ internal static class Pretrainer
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    /// <summary>SHA-256 of the decompressed IDX files (Debian recompressed the .gz files, so their hashes differ from upstream).</summary>
+    /// <summary>SHA-256 of the decompressed IDX files (Debian recompressed the .gz files, so their hashes differ from
+    /// upstream).</summary>
     private static IReadOnlyList<(string File, string Hash)> Sha256Idx(string directory)
     {
         var hashes = new List<(string, string)>();
-        foreach (var name in new[] { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
+        foreach (var name in new[] { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
         {
             using var file = File.OpenRead(Path.Combine(directory, name));
-            using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress);
+            using var gzip = new System.IO.Compression.GZipStream(file,
+                System.IO.Compression.CompressionMode.Decompress);
             hashes.Add((name[..^3], Convert.ToHexStringLower(SHA256.HashData(gzip))));
         }
 

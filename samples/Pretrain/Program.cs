@@ -1,7 +1,7 @@
-// Pretrains the library's embedded backbone: a small ViT trained from random initialisation (full fine-tuning of
-// every weight) on Fashion-MNIST classes 0-4 (T-shirt/top, Trouser, Pullover, Dress, Coat) from Debian's
-// dataset-fashion-mnist package. Saves the backbone without its head as safetensors, with the VitConfig (including
-// preprocessing) in the file's metadata, and writes MODEL_CARD.md next to it.
+// Research tool, not an example. Pretrains the library's embedded backbone: a small ViT trained from random
+// initialisation (full fine-tuning of every weight) on Fashion-MNIST classes 0-4 (T-shirt/top, Trouser, Pullover,
+// Dress, Coat) from Debian's dataset-fashion-mnist package. Saves the backbone without its head as safetensors, with
+// the VitConfig (including preprocessing) in the file's metadata, and writes MODEL_CARD.md next to it.
 //
 //   dotnet run -c Release --project samples/Pretrain -- [--epochs 20] [--seed 1] [--threads 2] [--out DIR]
 //
@@ -47,7 +47,8 @@ var settings = new PretrainSettings
     ImagesPerClass = arguments.Int("--limit", 0),
     DataDirectory = dataDirectory,
     OutputDirectory = arguments.String("--out", Path.Combine(repoRoot, "samples", "Assets", "backbone")),
-    CommandLine = "dotnet run -c Release --project samples/Pretrain" + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
+    CommandLine = "dotnet run -c Release --project samples/Pretrain"
+        + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
 };
 Pretrainer.Run(settings);
 return 0;

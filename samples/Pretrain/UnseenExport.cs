@@ -15,7 +15,8 @@ internal static class UnseenExport
     public static void Run(string dataDirectory, string outputDirectory, int trainPerClass, int testPerClass)
     {
         int total = 0;
-        foreach (var (split, folder, perClass) in new[] { ("train", "train", trainPerClass), ("t10k", "test", testPerClass) })
+        foreach (var (split, folder, perClass) in new[] { ("train", "train", trainPerClass),
+            ("t10k", "test", testPerClass) })
         {
             var (pixels, labels) = FashionMnist.Load(split, dataDirectory);
             var selected = FashionMnist.Select(pixels, labels, Classes, perClass);
@@ -43,11 +44,14 @@ internal static class UnseenExport
             {
                 var indices = selected.Indices.Where(i => labels[i] == c).ToArray();
                 Console.WriteLine(FormattableString.Invariant(
-                    $"{folder}/{FashionMnist.ClassNames[c]}: {indices.Length} images, {split} indices {indices.First()}..{indices.Last()}"));
+                    $"{folder}/{FashionMnist.ClassNames[c]}: {indices.Length} images, {split} indices ") +
+                    FormattableString.Invariant($"{indices.First()}..{indices.Last()}"));
             }
         }
 
-        long bytes = Directory.EnumerateFiles(outputDirectory, "*.png", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-        Console.WriteLine(FormattableString.Invariant($"Wrote {total} PNG files ({bytes / 1024.0:F0} KB) under {outputDirectory}."));
+        long bytes = Directory.EnumerateFiles(outputDirectory, "*.png", SearchOption.AllDirectories).Sum(f =>
+            new FileInfo(f).Length);
+        Console.WriteLine(
+            FormattableString.Invariant($"Wrote {total} PNG files ({bytes / 1024.0:F0} KB) under {outputDirectory}."));
     }
 }

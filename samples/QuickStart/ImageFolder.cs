@@ -62,7 +62,8 @@ public static class ImageFolder
             .ToList();
         if (rows.Count == 0)
         {
-            throw new InvalidDataException($"No images were found under '{folder}' (expected class folders of image files).");
+            throw new InvalidDataException(
+                $"No images were found under '{folder}' (expected class folders of image files).");
         }
 
         return rows;

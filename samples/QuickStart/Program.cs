@@ -26,7 +26,8 @@ IDataView train = ml.Data.LoadFromEnumerable(trainFiles);
 IDataView test = ml.Data.LoadFromEnumerable(testFiles);
 
 var (promptModel, promptMetrics) = TrainAndEvaluate(settings.Method);
-var (probeModel, probeMetrics) = settings.Method == "linear" ? (promptModel, promptMetrics) : TrainAndEvaluate("linear");
+var (probeModel, probeMetrics) = settings.Method == "linear" ? (promptModel, promptMetrics)
+    : TrainAndEvaluate("linear");
 
 Console.WriteLine();
 Console.WriteLine($"Test results on {testFiles.Count} images of unseen classes:");
@@ -78,8 +79,7 @@ return 0;
         Method = method,
         MaxEpoch = settings.Epochs,
         BatchSize = settings.BatchSize,
-        LearningRate = settings.LearningRate(method),
-        WarmupEpochs = 2,
+        LearningRate = settings.LearningRate,  // null: the method's own rate and warm-up (docs/options.md)
         NumberOfThreads = Environment.ProcessorCount,
         Device = settings.Device,
         Seed = 1,

@@ -1,16 +1,17 @@
 using System.Globalization;
+using MLNet.PromptTuning.Prompting;
 
 namespace MLNet.PromptTuning.Samples.QuickStart;
 
 /// <summary>Command-line settings of the QuickStart, with defaults that use the embedded backbone and images.</summary>
 public sealed class QuickStartSettings
 {
-    private const string Usage = """
+    private static string Usage => $$"""
         Usage: dotnet run --project samples/QuickStart -- [options]
-          --method M        vpt (default), tcpa, cvpt, lspt, sep, linear or full
+          --method M        {{string.Join(", ", PromptMethodRegistry.Default.Ids)}} (default vpt)
           --epochs N        training epochs (default 15)
           --batch-size N    images per step (default 32)
-          --lr X            learning rate (default: 0.005 for prompt methods, 0.05 linear, 0.0005 full)
+          --lr X            learning rate (default: the method's own, see docs/options.md)
           --device D        auto (default), cpu, cuda or cuda:N
           --data DIR        image folder: DIR/train/<class>/*, DIR/test/<class>/*, or DIR/<class>/* (split 80/20)
           --backbone FILE   backbone weights (safetensors written by this library; others need code, see README)
@@ -23,27 +24,17 @@ public sealed class QuickStartSettings
 
     public int BatchSize { get; private set; } = 32;
 
-    public float? LearningRateOverride { get; private set; }
+    /// <summary>The --lr value; null lets each method train at its own default rate and warm-up.</summary>
+    public double? LearningRate { get; private set; }
 
     public string Device { get; private set; } = "auto";
 
-    public string DataFolder { get; private set; } = Path.Combine(AppContext.BaseDirectory, "Assets", "fashion-mnist-unseen");
+    public string DataFolder { get; private set; } = Path.Combine(AppContext.BaseDirectory, "Assets",
+        "fashion-mnist-unseen");
 
     public string BackbonePath { get; private set; } = DefaultBackbone();
 
     public string OutputFolder { get; private set; } = "output";
-
-    /// <summary>
-    /// The learning rate for <paramref name="method"/>: the override, or the rate samples/CompareMethods uses on the
-    /// same kind of data (chosen there on a validation split: a head alone needs ten times the prompt methods' rate,
-    /// full fine-tuning a tenth).
-    /// </summary>
-    public float LearningRate(string method) => LearningRateOverride ?? method switch
-    {
-        "full" => 0.0005f,
-        "linear" => 0.05f,
-        _ => 0.005f,
-    };
 
     /// <summary>Parses the arguments; prints usage and returns null on --help or a mistake.</summary>
     public static QuickStartSettings? Parse(string[] args)
@@ -70,7 +61,7 @@ public sealed class QuickStartSettings
                 case "--method": settings.Method = value.ToLowerInvariant(); break;
                 case "--epochs": settings.Epochs = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batch-size": settings.BatchSize = int.Parse(value, CultureInfo.InvariantCulture); break;
-                case "--lr": settings.LearningRateOverride = float.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--lr": settings.LearningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--device": settings.Device = value; break;
                 case "--data": settings.DataFolder = Path.GetFullPath(value); break;
                 case "--backbone": settings.BackbonePath = Path.GetFullPath(value); break;

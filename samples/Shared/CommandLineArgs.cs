@@ -19,7 +19,8 @@ internal sealed class CommandLineArgs
             }
 
             var name = list[i][2..];
-            string? value = i + 1 < list.Count && !list[i + 1].StartsWith("--", StringComparison.Ordinal) ? list[++i] : null;
+            string? value = i + 1 < list.Count && !list[i + 1].StartsWith("--", StringComparison.Ordinal) ? list[++i]
+                : null;
             _values[name] = value;
         }
     }
@@ -41,7 +42,8 @@ internal sealed class CommandLineArgs
     }
 
     public string[] List(string name, IEnumerable<string> fallback) =>
-        Get(name) is { } v ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : fallback.ToArray();
+        Get(name) is { } v ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : fallback.ToArray();
 
     public double[] Doubles(string name, IEnumerable<double> fallback) =>
         Get(name) is { } v
@@ -68,6 +70,7 @@ internal sealed class CommandLineArgs
     private string? Get(string name)
     {
         _used.Add(name);
-        return _values.TryGetValue(name, out var v) ? v ?? throw new ArgumentException($"--{name} needs a value.") : null;
+        return _values.TryGetValue(name, out var v) ? v ?? throw new ArgumentException($"--{name} needs a value.")
+            : null;
     }
 }

@@ -1,6 +1,7 @@
 namespace MLNet.PromptTuning.Samples;
 
-/// <summary>Locates the repository, so the samples read and write <c>samples/Assets</c> from any working directory.</summary>
+/// <summary>Locates the repository, so the samples read and write <c>samples/Assets</c> from any working
+/// directory.</summary>
 public static class RepoPaths
 {
     private const string SolutionFile = "MLNet.PromptTuning.sln";
@@ -24,7 +25,8 @@ public static class RepoPaths
         }
 
         throw new DirectoryNotFoundException(
-            $"Could not find {SolutionFile} above the working directory or the program; run from the repository or pass --out.");
+            $"Could not find {SolutionFile} above the working directory or the program; run from the repository or " +
+            $"pass --out.");
     }
 
     /// <summary>The embedded backbone's folder, <c>samples/Assets/backbone</c>.</summary>

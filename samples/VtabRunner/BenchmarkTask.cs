@@ -1,4 +1,4 @@
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 
 namespace MLNet.PromptTuning.Samples.VtabRunner;
 
@@ -22,14 +22,17 @@ internal sealed record BenchmarkTask(
     /// <summary>Report order of the groups.</summary>
     public static readonly string[] GroupOrder = { "Natural", "Specialized", "Structured", "FGVC", "Other" };
 
-    /// <summary>The task folders under the root, filtered by <see cref="RunnerOptions.Tasks"/>, in report order.</summary>
+    /// <summary>The task folders under the root, filtered by <see cref="RunnerOptions.Tasks"/>, in report
+    /// order.</summary>
     public static IReadOnlyList<string> Find(RunnerOptions o)
     {
-        var all = o.Benchmark == "vtab" ? VtabSplit.FindTaskDirectories(o.Root) : FgvcSplit.FindDatasetDirectories(o.Root);
+        var all = o.Benchmark == "vtab" ? VtabSplit.FindTaskDirectories(o.Root)
+            : FgvcSplit.FindDatasetDirectories(o.Root);
         if (all.Count == 0)
         {
             throw new ArgumentException(o.Benchmark == "vtab"
-                ? $"No VTAB-1k task folder (with {VtabSplit.Train800Val200File} and {VtabSplit.TestFile}) under '{o.Root}'."
+                ? $"No VTAB-1k task folder (with {VtabSplit.Train800Val200File} and {VtabSplit.TestFile}) under " +
+                    $"'{o.Root}'."
                 : $"No FGVC dataset folder (with {FgvcSplit.TrainFile} and {FgvcSplit.TestFile}) under '{o.Root}'.");
         }
 
@@ -41,7 +44,8 @@ internal sealed record BenchmarkTask(
         string Canonical(string name) => o.Benchmark == "vtab" ? VtabTask.Find(name)?.Name ?? name : name;
         var wanted = o.Tasks.Select(Canonical).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var chosen = all.Where(d => wanted.Contains(Canonical(Path.GetFileName(d)))).ToArray();
-        var missing = wanted.Except(chosen.Select(d => Canonical(Path.GetFileName(d))), StringComparer.OrdinalIgnoreCase).ToList();
+        var missing = wanted.Except(chosen.Select(d => Canonical(Path.GetFileName(d))),
+            StringComparer.OrdinalIgnoreCase).ToList();
         if (missing.Count > 0)
         {
             throw new ArgumentException(

@@ -27,10 +27,12 @@ internal sealed class ConsoleProgress : IProgress<TrainingProgress>
     {
         bool epochEnd = p.Phase == TrainingPhase.Training && p.TotalSteps > 0 &&
             p.Step % Math.Max(1, p.TotalSteps / p.TotalEpochs) == 0;
-        var text = FormattableString.Invariant($"{Prefix} · epoch {p.Epoch}/{p.TotalEpochs} · step {p.Step}/{p.TotalSteps}") +
+        var text = FormattableString.Invariant($"{Prefix} · epoch {p.Epoch}/{p.TotalEpochs} · step ") +
+            FormattableString.Invariant($"{p.Step}/{p.TotalSteps}") +
             (p.Loss is { } loss ? FormattableString.Invariant($" · loss {loss:F4}") : "") +
             FormattableString.Invariant($" · {p.ImagesPerSecond:F0} img/s") +
-            (p.EstimatedTimeRemaining is { } eta ? " · " + eta.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) + " left" : "");
+            (p.EstimatedTimeRemaining is { } eta ? " · " + eta.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)
+                + " left" : "");
         if (_interactive)
         {
             _output.Write("\r" + text.PadRight(_width));

@@ -8,7 +8,8 @@ namespace MLNet.PromptTuning.Samples.VtabRunner;
 /// One method to run, parsed from <c>id[:Option=value[:Option=value...]]</c>: a registry id, optional values for the
 /// method's public options properties, and optional per-method grids <c>lr=a/b/c</c> and <c>wd=a/b</c> that replace
 /// the global search grid (full fine-tuning usually needs much smaller rates than prompts).
-/// Examples: <c>vpt</c>, <c>vpt:PromptLength=50:Dropout=0.1</c>, <c>tcpa:VptPromptLength=10</c>, <c>full:lr=0.0005/0.001</c>.
+/// Examples: <c>vpt</c>, <c>vpt:PromptLength=50:Dropout=0.1</c>, <c>tcpa:VptPromptLength=10</c>,
+/// <c>full:lr=0.0005/0.001</c>.
 /// </summary>
 internal sealed class MethodSpec
 {
@@ -38,7 +39,8 @@ internal sealed class MethodSpec
         var id = parts[0].ToLowerInvariant();
         if (!registry.Ids.Contains(id))
         {
-            throw new ArgumentException($"Unknown method '{parts[0]}' in --methods; known: {string.Join(", ", registry.Ids)}.");
+            throw new ArgumentException(
+                $"Unknown method '{parts[0]}' in --methods; known: {string.Join(", ", registry.Ids)}.");
         }
 
         var options = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -79,12 +81,14 @@ internal sealed class MethodSpec
         var options = (PromptMethodOptions)Activator.CreateInstance(type)!;
         foreach (var (name, value) in _options)
         {
-            var property = type.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            var property = type.GetProperty(name,
+                BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (property is null || !property.CanWrite)
             {
                 var known = type.GetProperties().Where(p => p.CanWrite).Select(p => p.Name);
                 throw new ArgumentException(
-                    $"{type.Name} has no settable option '{name}' (in '{Label}'); options: {string.Join(", ", known)}.");
+                    $"{type.Name} has no settable option '{name}' (in '{Label}'); options: " +
+                    $"{string.Join(", ", known)}.");
             }
 
             property.SetValue(options, Convert(value, property.PropertyType, name));
@@ -107,10 +111,12 @@ internal sealed class MethodSpec
                 ? Enum.Parse(target, value, ignoreCase: true)
                 : System.Convert.ChangeType(value, target, CultureInfo.InvariantCulture);
         }
-        catch (Exception e) when (e is FormatException or ArgumentException or InvalidCastException or OverflowException)
+        catch (Exception e) when (
+            e is FormatException or ArgumentException or InvalidCastException or OverflowException)
         {
             var expected = target.IsEnum ? string.Join(", ", Enum.GetNames(target)) : target.Name;
-            throw new ArgumentException($"Option {name} = '{value}' is not a valid {target.Name}; expected {expected}.", e);
+            throw new ArgumentException($"Option {name} = '{value}' is not a valid {target.Name}; expected {expected}.",
+                e);
         }
     }
 

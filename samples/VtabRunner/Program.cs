@@ -1,5 +1,5 @@
-// The VTAB-1k / FGVC protocol of the prompt-tuning papers, for any backbone file and any list of methods.
-// Run with no arguments for the options. Example (a GPU machine, the CUDA backend built in):
+// Research tool, not an example. The VTAB-1k / FGVC protocol of the prompt-tuning papers, for any backbone file and any
+// list of methods. Run with no arguments for the options. Example (a GPU machine, the CUDA backend built in):
 //
 //   dotnet run -c Release --project samples/VtabRunner -p:TorchBackend=cuda -- \
 //       --vtab /data/vtab-1k --backbone ViT-B_16.npz --variant base --out runs/vtab-vitb \

@@ -4,7 +4,7 @@ using System.Text.Json;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Data;
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Training;
@@ -31,7 +31,8 @@ internal sealed class ProtocolRunner : IDisposable
     private VisionTransformer? _bf16Backbone;
     private VitConfig? _config;
 
-    public ProtocolRunner(RunnerOptions options, TextWriter output, bool interactive, PromptMethodRegistry? registry = null)
+    public ProtocolRunner(RunnerOptions options, TextWriter output, bool interactive,
+        PromptMethodRegistry? registry = null)
     {
         _o = options;
         _output = output;
@@ -56,8 +57,10 @@ internal sealed class ProtocolRunner : IDisposable
         int total = tasks.Sum(t => _o.Methods.Sum(m => (NeedsSearch(m) ? Grid(m).Count : 0) + _o.Seeds.Count));
         int done = 0;
         _progress.Line(Inv($"{tasks.Count} task(s) × {_o.Methods.Count} method(s): {total} training runs; ") +
-            Inv($"{journal.Entries.Count(e => e.Kind is "search" or "final")} already in {Path.Combine(_o.OutputDirectory, ResultsJournal.FileName)}. ") +
-            Inv($"Backbone {_config.Name} ({_config.EmbedDim}×{_config.Depth}, patch {_config.PatchSize}, {_config.ImageHeight}px), ") +
+            Inv($"{journal.Entries.Count(e => e.Kind is "search" or "final")} already in ") +
+                Inv($"{Path.Combine(_o.OutputDirectory, ResultsJournal.FileName)}. ") +
+            Inv($"Backbone {_config.Name} ({_config.EmbedDim}×{_config.Depth}, patch {_config.PatchSize}, ") +
+                Inv($"{_config.ImageHeight}px), ") +
             $"device {_o.Device}.");
 
         foreach (var task in tasks)
@@ -74,11 +77,14 @@ internal sealed class ProtocolRunner : IDisposable
                         continue;
                     }
 
-                    var prefix = Inv($"[{done}/{total}] {task.Name} · {method.Label} · final lr={lr:G} wd={wd:G} seed {seed}");
+                    var prefix = Inv($"[{done}/{total}] {task.Name} · {method.Label} · final ") +
+                        Inv($"lr={lr:G} wd={wd:G} seed ") +
+                        Inv($"{seed}");
                     var (accuracy, images, seconds) = TrainAndScore(prefix, task, method, lr, wd, seed, data.FinalTrain,
                         predictor => ScoreFiles(predictor, task, cancellationToken), cancellationToken);
                     journal.Append(Entry("final", task, method, lr, wd, seed, accuracy, images, seconds));
-                    _progress.Line(Inv($"{prefix}: test top-1 {accuracy * 100:F2}% on {images} images ({seconds:F0} s)"));
+                    _progress.Line(
+                        Inv($"{prefix}: test top-1 {accuracy * 100:F2}% on {images} images ({seconds:F0} s)"));
                 }
             }
 
@@ -86,7 +92,8 @@ internal sealed class ProtocolRunner : IDisposable
         }
 
         ResultsReport.Write(_o, journal.Entries, order);
-        _progress.Line($"Results: {Path.Combine(_o.OutputDirectory, ResultsReport.MarkdownFile)} and {ResultsReport.CsvFile}");
+        _progress.Line(
+            $"Results: {Path.Combine(_o.OutputDirectory, ResultsReport.MarkdownFile)} and {ResultsReport.CsvFile}");
         return 0;
     }
 
@@ -103,8 +110,10 @@ internal sealed class ProtocolRunner : IDisposable
         if (task.SearchValidation.Count == 0 || task.SearchTrain.Count == 0)
         {
             throw new InvalidOperationException(
-                $"Task {task.Name} has no search lists ({(_o.Benchmark == "vtab" ? "train800.txt / val200.txt" : "val.json")}), " +
-                $"so the {grid.Count}-point grid of {method.Label} cannot be searched. Pass one --lr and one --wd value " +
+                $"Task {task.Name} has no search lists " +
+                $"({(_o.Benchmark == "vtab" ? "train800.txt / val200.txt" : "val.json")}), " +
+                $"so the {grid.Count}-point grid of {method.Label} cannot be searched. Pass one --lr and one --wd " +
+                $"value " +
                 "(or lr=/wd= in the method) to skip the search.");
         }
 
@@ -123,7 +132,8 @@ internal sealed class ProtocolRunner : IDisposable
             {
                 var prefix = Inv($"[{done}/{total}] {task.Name} · {method.Label} · search lr={lr:G} wd={wd:G}");
                 var validation = data.SearchValidation;
-                (accuracy, var images, var seconds) = TrainAndScore(prefix, task, method, lr, wd, seed, data.SearchTrain,
+                (accuracy, var images, var seconds) = TrainAndScore(prefix, task, method, lr, wd, seed,
+                    data.SearchTrain,
                     predictor => (predictor.Accuracy(validation), validation.Count), cancellationToken);
                 journal.Append(Entry("search", task, method, lr, wd, seed, accuracy, images, seconds));
                 _progress.Line(Inv($"{prefix}: validation top-1 {accuracy * 100:F2}% ({seconds:F0} s)"));
@@ -137,7 +147,9 @@ internal sealed class ProtocolRunner : IDisposable
             }
         }
 
-        _progress.Line(Inv($"{task.Name} · {method.Label}: chose lr={best.Lr:G} wd={best.Wd:G} (validation {bestAccuracy * 100:F2}%)"));
+        _progress.Line(
+            Inv($"{task.Name} · {method.Label}: chose lr={best.Lr:G} wd={best.Wd:G} (validation ") +
+                Inv($"{bestAccuracy * 100:F2}%)"));
         return best;
     }
 
@@ -147,11 +159,11 @@ internal sealed class ProtocolRunner : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var options = method.CreateOptions(_registry);
-        bool trainsBackbone = TrainsBackbone(options);
+        bool trainsBackbone = options.Scope.TrainsBackbone;
         var precision = trainsBackbone ? TrainingPrecision.Float32 : _o.Precision;
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(
-            Backbone(precision), options, task.NumberOfClasses, registry: _registry, headInitialization: _o.HeadInitialization);
+            Backbone(precision), options, task.NumberOfClasses, headInitialization: _o.HeadInitialization);
         if (precision == TrainingPrecision.BFloat16)
         {
             model.SetComputePrecision(torch.ScalarType.BFloat16);
@@ -162,7 +174,7 @@ internal sealed class ProtocolRunner : IDisposable
                 .Select(s => string.Concat(s.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' ? c : '_')))));
         var training = new TrainingOptions
         {
-            Epochs = _o.Epochs,
+            MaxEpoch = _o.Epochs,
             BatchSize = _o.BatchSize,
             LearningRate = _o.EffectiveLearningRate(lr),
             WeightDecay = wd,
@@ -189,14 +201,17 @@ internal sealed class ProtocolRunner : IDisposable
         return (accuracy, images, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Top-1 on the test list, decoded in chunks so a 70k-image test set never sits in memory at once.</summary>
-    private (double Accuracy, int Images) ScoreFiles(ClassifierPredictor predictor, BenchmarkTask task, CancellationToken cancellationToken)
+    /// <summary>Top-1 on the test list, decoded in chunks so a 70k-image test set never sits in memory at
+    /// once.</summary>
+    private (double Accuracy, int Images) ScoreFiles(ClassifierPredictor predictor, BenchmarkTask task,
+        CancellationToken cancellationToken)
     {
         long correct = 0;
         for (int start = 0; start < task.Test.Count; start += TestChunk)
         {
             var chunk = task.Test.Skip(start).Take(TestChunk).ToArray();
-            using var images = ImageFileLoader.Load(chunk, _config!.InChannels, _config.ImageHeight, _config.ImageWidth, task.Fit,
+            using var images = ImageFileLoader.Load(chunk, _config!.InChannels, _config.ImageHeight, _config.ImageWidth,
+                task.Fit,
                 cancellationToken: cancellationToken);
             correct += (long)Math.Round(predictor.Accuracy(images) * images.Count);
         }
@@ -204,13 +219,8 @@ internal sealed class ProtocolRunner : IDisposable
         return (task.Test.Count == 0 ? 0 : correct / (double)task.Test.Count, task.Test.Count);
     }
 
-    private bool TrainsBackbone(PromptMethodOptions options)
-    {
-        using var probe = _registry.Create(options, Backbone(TrainingPrecision.Float32).Description);
-        return probe.TrainsBackbone;
-    }
-
-    /// <summary>The shared frozen backbone; a second bf16 copy when bf16 is asked for, so the float32 one stays exact.</summary>
+    /// <summary>The shared frozen backbone; a second bf16 copy when bf16 is asked for, so the float32 one stays
+    /// exact.</summary>
     private VisionTransformer Backbone(TrainingPrecision precision)
     {
         _backbone ??= LoadBackbone();
@@ -250,7 +260,8 @@ internal sealed class ProtocolRunner : IDisposable
             catch (InvalidDataException e)
             {
                 throw new ArgumentException(
-                    $"'{_o.BackbonePath}' does not record its architecture; pass --variant tiny|small|base|large with " +
+                    $"'{_o.BackbonePath}' does not record its architecture; pass --variant tiny|small|base|large " +
+                    $"with " +
                     $"--patch and --image-size. ({e.Message})", e);
             }
         }
@@ -258,8 +269,11 @@ internal sealed class ProtocolRunner : IDisposable
         int size = config.ImageHeight;
         return _o.Normalization switch
         {
-            "imagenet" when config.InChannels == 3 => config with { Preprocessing = ImagePreprocessing.ImageNet(size) with { Width = config.ImageWidth } },
-            "inception" => config with { Preprocessing = ImagePreprocessing.Inception(size, config.InChannels) with { Width = config.ImageWidth } },
+            "imagenet" when config.InChannels == 3 =>
+                config with { Preprocessing = ImagePreprocessing.ImageNet(size) with { Width = config.ImageWidth } },
+            "inception" =>
+                config with { Preprocessing = ImagePreprocessing.Inception(size,
+                    config.InChannels) with { Width = config.ImageWidth } },
             _ => config,
         };
     }
@@ -297,7 +311,8 @@ internal sealed class ProtocolRunner : IDisposable
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The decoded training and validation sets of one task, loaded on first use and freed with the task.</summary>
+    /// <summary>The decoded training and validation sets of one task, loaded on first use and freed with the
+    /// task.</summary>
     private sealed class TaskData : IDisposable
     {
         private readonly BenchmarkTask _task;
@@ -319,7 +334,8 @@ internal sealed class ProtocolRunner : IDisposable
         public ImageTensorDataset SearchValidation => _searchValidation ??= Load(_task.SearchValidation, "validation");
 
         public ImageTensorDataset FinalTrain => _finalTrain ??=
-            ReferenceEquals(_task.FinalTrain, _task.SearchTrain) ? SearchTrain : Load(_task.FinalTrain, "final training");
+            ReferenceEquals(_task.FinalTrain, _task.SearchTrain) ? SearchTrain
+                : Load(_task.FinalTrain, "final training");
 
         public void Dispose()
         {
@@ -334,7 +350,9 @@ internal sealed class ProtocolRunner : IDisposable
 
         private ImageTensorDataset Load(IReadOnlyList<LabeledImageFile> files, string what)
         {
-            _progress.Line(Inv($"{_task.Name}: decoding {files.Count} {what} images at {_config.ImageHeight}×{_config.ImageWidth}"));
+            _progress.Line(
+                Inv($"{_task.Name}: decoding {files.Count} {what} images at ") +
+                    Inv($"{_config.ImageHeight}×{_config.ImageWidth}"));
             return ImageFileLoader.Load(files, _config.InChannels, _config.ImageHeight, _config.ImageWidth, _task.Fit);
         }
     }

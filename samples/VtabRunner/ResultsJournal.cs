@@ -84,7 +84,8 @@ internal sealed class ResultsJournal
             if (!saved.TryGetValue(key, out var old) || old != value)
             {
                 throw new InvalidOperationException(
-                    $"The journal '{path}' was written with {key} = {old ?? "(absent)"}, but this run has {key} = {value}. " +
+                    $"The journal '{path}' was written with {key} = {old ?? "(absent)"}, but this run has {key} = " +
+                    $"{value}. " +
                     "Use the same settings to continue it, another --out directory, or --restart.");
             }
         }
@@ -113,7 +114,8 @@ internal sealed class ResultsJournal
 /// <summary>One journal line.</summary>
 internal sealed class JournalEntry
 {
-    /// <summary><c>header</c>, <c>search</c> (train → validation at one grid point) or <c>final</c> (one seed → test).</summary>
+    /// <summary><c>header</c>, <c>search</c> (train → validation at one grid point) or <c>final</c> (one seed →
+    /// test).</summary>
     public string Kind { get; set; } = "";
 
     public Dictionary<string, string>? Settings { get; set; }

@@ -27,10 +27,13 @@ internal static class ResultsReport
         var sb = new StringBuilder();
         sb.AppendLine(o.Benchmark == "vtab" ? "# VTAB-1k results" : "# FGVC results");
         sb.AppendLine();
-        sb.AppendLine(Inv($"Test top-1 (%), mean ± standard deviation over the final seeds ({string.Join(", ", o.Seeds)}); ") +
-            Inv($"backbone `{Path.GetFileName(o.BackbonePath)}`; {o.Epochs} epochs, batch {o.BatchSize}, {o.Optimizer}, ") +
+        sb.AppendLine(
+            Inv($"Test top-1 (%), mean ± standard deviation over the final seeds ({string.Join(", ", o.Seeds)}); ") +
+            Inv($"backbone `{Path.GetFileName(o.BackbonePath)}`; {o.Epochs} epochs, batch {o.BatchSize}, ") +
+                Inv($"{o.Optimizer}, ") +
             Inv($"{o.Schedule} with {o.WarmupEpochs:G} warmup epochs; hyper-parameters chosen on ") +
-            (o.Benchmark == "vtab" ? "train800 → val200, final runs on train800val200 → test." : "train → val, final runs on train → test."));
+            (o.Benchmark == "vtab" ? "train800 → val200, final runs on train800val200 → test."
+                : "train → val, final runs on train → test."));
         sb.AppendLine();
         sb.AppendLine("| group | task | " + string.Join(" | ", methods) + " |");
         sb.AppendLine("|---|---|" + string.Concat(methods.Select(_ => "---:|")));
@@ -46,14 +49,17 @@ internal static class ResultsReport
             foreach (var task in inGroup)
             {
                 sb.AppendLine($"| {group} | {task.Display} | " +
-                    string.Join(" | ", methods.Select(m => Cell(Finals(entries, task.Name, m, o), o.Seeds.Count))) + " |");
+                    string.Join(" | ", methods.Select(m => Cell(Finals(entries, task.Name, m, o), o.Seeds.Count)))
+                        + " |");
             }
 
             var means = methods.Select(m => Mean(inGroup.Select(t => SeedMean(entries, t.Name, m, o)))).ToArray();
             groupMeans[group] = means;
             int present(string m) => inGroup.Count(t => SeedMean(entries, t.Name, m, o) is not null);
-            sb.AppendLine($"| **{group} mean** | ({inGroup.Count} tasks) | " + string.Join(" | ", methods.Select((m, i) =>
-                means[i] is { } v ? Inv($"**{v * 100:F1}**") + (present(m) < inGroup.Count ? Inv($" ({present(m)}/{inGroup.Count})") : "") : "–")) + " |");
+            sb.AppendLine($"| **{group} mean** | ({inGroup.Count} tasks) | "
+                + string.Join(" | ", methods.Select((m, i) =>
+                means[i] is { } v ? Inv($"**{v * 100:F1}**")
+                    + (present(m) < inGroup.Count ? Inv($" ({present(m)}/{inGroup.Count})") : "") : "–")) + " |");
         }
 
         if (groupMeans.Count > 1)
@@ -63,7 +69,8 @@ internal static class ResultsReport
         }
 
         sb.AppendLine($"| **Mean over tasks** | ({tasks.Count} tasks) | " + string.Join(" | ", methods.Select(m =>
-            Mean(tasks.Select(t => SeedMean(entries, t.Name, m, o))) is { } v ? Inv($"**{v * 100:F1}**") : "–")) + " |");
+            Mean(tasks.Select(t => SeedMean(entries, t.Name, m, o))) is { } v ? Inv($"**{v * 100:F1}**") : "–"))
+                + " |");
         sb.AppendLine();
         sb.AppendLine("A cell shows (k/n) when only k of the n seeds have finished; \"–\" means no final run yet. " +
             "Chosen learning rates and weight decays, the search results and every per-seed value are in results.csv.");
@@ -73,7 +80,9 @@ internal static class ResultsReport
     public static string Csv(RunnerOptions o, IReadOnlyList<JournalEntry> entries, IReadOnlyList<string> taskOrder)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("benchmark,group,task,method,lr,wd,lr_effective,seeds_done,seeds_planned,mean_top1,std_top1,per_seed_top1,search_val_top1");
+        sb.AppendLine(
+            "benchmark,group,task,method,lr,wd,lr_effective,seeds_done,seeds_planned,mean_top1,std_top1," +
+            "per_seed_top1,search_val_top1");
         foreach (var task in Tasks(entries, taskOrder))
         {
             foreach (var method in o.Methods.Select(m => m.Label))
@@ -98,7 +107,8 @@ internal static class ResultsReport
         return sb.ToString();
     }
 
-    private static List<(string Name, string Display, string Group)> Tasks(IReadOnlyList<JournalEntry> entries, IReadOnlyList<string> order)
+    private static List<(string Name, string Display, string Group)> Tasks(IReadOnlyList<JournalEntry> entries,
+        IReadOnlyList<string> order)
     {
         var known = entries.Where(e => e.Task is not null)
             .GroupBy(e => e.Task!)
@@ -111,7 +121,8 @@ internal static class ResultsReport
             .ToList();
     }
 
-    private static List<JournalEntry> Finals(IReadOnlyList<JournalEntry> entries, string task, string method, RunnerOptions o) =>
+    private static List<JournalEntry> Finals(IReadOnlyList<JournalEntry> entries, string task, string method,
+        RunnerOptions o) =>
         entries.Where(e => e.Kind == "final" && e.Task == task && e.Method == method && o.Seeds.Contains(e.Seed))
             .GroupBy(e => e.Seed).Select(g => g.Last()).OrderBy(e => e.Seed).ToList();
 

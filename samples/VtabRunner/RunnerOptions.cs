@@ -17,8 +17,10 @@ internal sealed record RunnerOptions
           VtabRunner (--vtab <root> | --fgvc <root>) --backbone <file.safetensors|.npz> --out <dir> [options]
 
         Data
-          --vtab <root>            VTAB-1k root (task folders with train800.txt, val200.txt, train800val200.txt, test.txt)
-          --fgvc <root>            FGVC root (dataset folders with train.json, val.json, test.json), or one dataset folder
+          --vtab <root>            VTAB-1k root (task folders with train800.txt, val200.txt, train800val200.txt,
+                                   test.txt)
+          --fgvc <root>            FGVC root (dataset folders with train.json, val.json, test.json), or one
+                                   dataset folder
           --tasks a,b              only these tasks (folder names; VTAB aliases such as cifar100 or pets accepted)
           --max-train N            use the first N images of every training list (smoke runs); 0 = all (default)
           --max-test N             use the first N test images; 0 = all (default)
@@ -155,7 +157,8 @@ internal sealed record RunnerOptions
         var normalization = a.String("normalization", "imagenet").ToLowerInvariant();
         if (normalization is not ("imagenet" or "inception" or "checkpoint"))
         {
-            throw new ArgumentException($"--normalization '{normalization}' is not one of imagenet, inception, checkpoint.");
+            throw new ArgumentException(
+                $"--normalization '{normalization}' is not one of imagenet, inception, checkpoint.");
         }
 
         var scaling = a.String("lr-scaling", "batch256").ToLowerInvariant();
@@ -199,7 +202,8 @@ internal sealed record RunnerOptions
                 "cosine-per-epoch" => LearningRateSchedule.CosinePerEpoch,
                 "cosine" => LearningRateSchedule.Cosine,
                 "constant" => LearningRateSchedule.Constant,
-                var s => throw new ArgumentException($"--schedule '{s}' is not one of cosine-per-epoch, cosine, constant."),
+                var s => throw new ArgumentException(
+                    $"--schedule '{s}' is not one of cosine-per-epoch, cosine, constant."),
             },
             Device = a.String("device", "auto"),
             Threads = a.OptionalString("threads") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : null,

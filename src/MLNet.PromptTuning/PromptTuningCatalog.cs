@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Interop;
-using MLNet.PromptTuning.Methods.Vpt;
 
 namespace MLNet.PromptTuning;
 
@@ -10,18 +9,22 @@ public static class PromptTuningCatalog
 {
     /// <summary>
     /// Creates a trainer that adapts a frozen pretrained Vision Transformer to your images by training a few prompt
-    /// parameters and a linear head (VPT-Deep with 10 prompts per layer by default).
+    /// parameters and a linear head (VPT-Deep with 10 prompts per layer by default). The learning rate and warm-up
+    /// default to the method's own (see docs/options.md).
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">Key-typed label column (use <c>MapValueToKey</c>).</param>
-    /// <param name="imageColumnName">Image column: <c>MLImage</c>, encoded bytes, or a channel-planar pixel vector.</param>
-    /// <param name="backbonePath">Pretrained backbone weights (safetensors or Google .npz); nothing is downloaded.</param>
+    /// <param name="imageColumnName">Image column: <c>MLImage</c>, encoded bytes, or a channel-planar pixel
+    /// vector.</param>
+    /// <param name="backbonePath">Pretrained backbone weights (safetensors or Google .npz); nothing is
+    /// downloaded.</param>
     /// <param name="backboneConfig">The backbone's architecture, when the file does not record it (for example
     /// <see cref="VitVariants.Base"/>).</param>
-    /// <param name="method">vpt (default), tcpa, cvpt, lspt, sep, linear or full; use the Options overload to tune the method.</param>
+    /// <param name="method">A registered method id, vpt by default. Built in: vpt, tcpa, cvpt, lspt, sep, linear,
+    /// full; see docs/options.md. Use the Options overload to set the method's own options.</param>
     /// <param name="maxEpochs">Passes over the data.</param>
     /// <param name="batchSize">Images per step.</param>
-    /// <param name="learningRate">Peak learning rate (AdamW).</param>
+    /// <param name="learningRate">Peak learning rate (AdamW); null (default) uses the method's own default.</param>
     /// <param name="validationSet">Optional data scored after every epoch.</param>
     /// <param name="scoreColumnName">Output probabilities column.</param>
     /// <param name="predictedLabelColumnName">Output predicted-label column.</param>
@@ -34,7 +37,7 @@ public static class PromptTuningCatalog
         string method = PromptViTTrainer.Options.Defaults.Method,
         int maxEpochs = PromptViTTrainer.Options.Defaults.MaxEpoch,
         int batchSize = PromptViTTrainer.Options.Defaults.BatchSize,
-        float learningRate = PromptViTTrainer.Options.Defaults.LearningRate,
+        double? learningRate = null,
         IDataView? validationSet = null,
         string scoreColumnName = PromptViTTrainer.Options.Defaults.ScoreColumnName,
         string predictedLabelColumnName = PromptViTTrainer.Options.Defaults.PredictedLabelColumnName)
@@ -55,7 +58,8 @@ public static class PromptTuningCatalog
         });
     }
 
-    /// <summary>Creates a trainer from <paramref name="options"/> (every setting, including the method's own).</summary>
+    /// <summary>Creates a trainer from <paramref name="options"/> (every setting, including the method's
+    /// own).</summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="options">The settings; validated here.</param>
     public static PromptViTTrainer PromptViT(

@@ -25,7 +25,8 @@ namespace MLNet.PromptTuning;
 /// <item><term>Label (input)</term><description>key type (use <c>MapValueToKey</c>)</description></item>
 /// <item><term>Image (input)</term><description><c>MLImage</c> (<c>LoadImages</c>), encoded bytes
 /// (<c>LoadRawImageBytes</c>), or a channel-planar pixel vector (<c>ExtractPixels</c>)</description></item>
-/// <item><term>Score (output)</term><description>vector of Single: class probabilities, slot names = class names</description></item>
+/// <item><term>Score (output)</term><description>vector of Single: class probabilities, slot names = class
+/// names</description></item>
 /// <item><term>PredictedLabel (output)</term><description>key type with the label's key values</description></item>
 /// </list>
 /// <para>Trainer characteristics: multiclass classification; no normalization or caching needed (images are resized
@@ -69,7 +70,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
     /// <param name="input">Rows with a key-typed label and an image column.</param>
     /// <exception cref="ArgumentException">A column is missing or of the wrong type, the data is empty, or it has
     /// fewer than two classes.</exception>
-    /// <exception cref="InvalidDataException">An image cannot be decoded or has NaN/infinite pixels (the row is named).</exception>
+    /// <exception cref="InvalidDataException">An image cannot be decoded or has NaN/infinite pixels (the row is
+    /// named).</exception>
     /// <exception cref="OperationCanceledException">Training was cancelled.</exception>
     public PromptViTTransformer Fit(IDataView input)
     {
@@ -83,7 +85,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         try
         {
             var spec = new ImageInputSpec(backbone.Config.InChannels, o.PixelVectorShape);
-            using var labeled = LabeledImageReader.Read(input, o.ImageColumnName, o.LabelColumnName, spec, _host.CheckAlive);
+            using var labeled = LabeledImageReader.Read(input, o.ImageColumnName, o.LabelColumnName, spec,
+                _host.CheckAlive);
             var classes = labeled.Classes;
             RequireTwoClasses(classes.Count, labeled.Labels);
             if (!o.ResizeImages)
@@ -97,11 +100,13 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             LabeledImages? validationImages = null;
             if (o.ValidationSet is not null)
             {
-                validationImages = LabeledImageReader.Read(o.ValidationSet, o.ImageColumnName, o.LabelColumnName, spec, _host.CheckAlive);
+                validationImages = LabeledImageReader.Read(o.ValidationSet, o.ImageColumnName, o.LabelColumnName, spec,
+                    _host.CheckAlive);
                 if (validationImages.Classes.Count != classes.Count)
                 {
                     throw new ArgumentException(
-                        $"Options.ValidationSet's label column '{o.LabelColumnName}' has {validationImages.Classes.Count} " +
+                        $"Options.ValidationSet's label column '{o.LabelColumnName}' has " +
+                        $"{validationImages.Classes.Count} " +
                         $"key values but the training data has {classes.Count}; map both with the same MapValueToKey.",
                         nameof(o.ValidationSet));
                 }
@@ -117,13 +122,14 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             using var validationOwner = validationImages;
             using var trainSet = BuildDataset(labeled, trainRows, backbone.Config);
             using var validationSet = validationImages is not null
-                ? BuildDataset(validationImages, Enumerable.Range(0, validationImages.Labels.Length).ToArray(), backbone.Config)
+                ? BuildDataset(validationImages, Enumerable.Range(0, validationImages.Labels.Length).ToArray(),
+                    backbone.Config)
                 : validationRows.Length > 0 ? BuildDataset(labeled, validationRows, backbone.Config) : null;
 
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
             model = new PromptedVisionTransformer(
-                backbone, o.ResolveMethodOptions(), classes.Count, ownsBackbone, o.MethodRegistry, o.HeadInitialization);
+                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.HeadInitialization);
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
             if (o.Precision == TrainingPrecision.BFloat16)
             {
@@ -132,11 +138,14 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
 
             channel.Info(MessageSensitivity.None,
                 $"PromptViT: method '{model.Method.Id}', {model.CountTrainableParameters():N0} trainable parameters, " +
-                $"backbone {backbone.Config.Name} ({backbone.Config.ImageHeight}x{backbone.Config.ImageWidth}x{backbone.Config.InChannels}), " +
-                $"{classes.Count} classes, {trainSet.Count} training and {validationSet?.Count ?? 0} validation images.");
+                $"backbone {backbone.Config.Name} ({backbone.Config.ImageHeight}x{backbone.Config.ImageWidth}x" +
+                $"{backbone.Config.InChannels}), " +
+                $"{classes.Count} classes, {trainSet.Count} training and {validationSet?.Count ?? 0} validation " +
+                $"images.");
 
             var device = DeviceSelection.Resolve(o.Device, _host, nameof(o.Device));
-            var trainer = new ClassifierTrainer(ToTrainingOptions(o, device), new ChannelLogger(channel),
+            var engineOptions = o with { Seed = SeedOf(o), Device = DeviceSelection.ToEngineDevice(device) };
+            var trainer = new ClassifierTrainer(engineOptions, new ChannelLogger(channel),
                 new ProgressRelay(_host, o.Progress))
             {
                 EpochCompleted = o.MetricsCallback,
@@ -146,7 +155,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             string fingerprint = BackboneFingerprint.Compute(model.Backbone);
             var settings = new ImageScoringSettings(o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
                 o.InferenceBatchSize, spec);
-            var transformer = new PromptViTTransformer(_host, model, settings, classes, o.PixelValueScale, fingerprint, device, result);
+            var transformer = new PromptViTTransformer(_host, model, settings, classes, o.PixelValueScale, fingerprint,
+                device, result);
             model = null;
             return transformer;
         }
@@ -171,7 +181,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         if (!File.Exists(path))
         {
             throw new FileNotFoundException(
-                $"Options.BackbonePath '{path}' does not exist. Give a local safetensors or .npz file; nothing is downloaded.", path);
+                $"Options.BackbonePath '{path}' does not exist. Give a local safetensors or .npz file; nothing is " +
+                $"downloaded.", path);
         }
 
         var config = _options.BackboneConfig ?? ReadStoredConfig(path);
@@ -235,7 +246,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         catch (InvalidDataException e) when (MissingArchitecture.Is(e))
         {
             throw new ArgumentException(
-                $"'{path}' does not record its architecture; set Options.BackboneConfig (for example VitVariants.Base()). " +
+                $"'{path}' does not record its architecture; set Options.BackboneConfig (for example " +
+                $"VitVariants.Base()). " +
                 e.Message, nameof(Options.BackboneConfig), e);
         }
     }
@@ -248,7 +260,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         {
             _host.CheckAlive();
             using var scope = torch.NewDisposeScope();
-            var image = PromptViTScorer.ToEightBitRange(images.Images[row], _options.PixelValueScale).to_type(torch.ScalarType.Byte);
+            var image = PixelRounding.ToEightBitRange(images.Images[row], _options.PixelValueScale)
+                .to_type(torch.ScalarType.Byte);
             var pixels = image.contiguous().data<byte>().ToArray();
             builder.Add(pixels, (int)image.shape[0], (int)image.shape[1], (int)image.shape[2], images.Labels[row]);
         }
@@ -268,7 +281,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         if (distinct < 2)
         {
             throw new ArgumentException(
-                $"Every training row has the same label (class index {labels[0]}); a classifier needs rows of 2 or more classes.",
+                $"Every training row has the same label (class index {labels[0]}); a classifier needs rows of 2 or " +
+                $"more classes.",
                 "Label");
         }
     }
@@ -287,7 +301,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         }
     }
 
-    /// <summary>A seeded split that keeps each class's share: <paramref name="fraction"/> of every class is held out.</summary>
+    /// <summary>A seeded split that keeps each class's share: <paramref name="fraction"/> of every class is held
+    /// out.</summary>
     private static (int[] Train, int[] Validation) StratifiedSplit(int[] labels, float fraction, int seed)
     {
         if (fraction <= 0)
@@ -311,27 +326,5 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         return (train.ToArray(), validation.ToArray());
     }
 
-    private int SeedOf(Options o) => o.Seed ?? MLNetEnvironment.GetSeed(_host) ?? 1;
-
-    private TrainingOptions ToTrainingOptions(Options o, torch.Device device) => new()
-    {
-        Optimizer = o.Optimizer,
-        LearningRate = o.LearningRate,
-        WeightDecay = o.WeightDecay,
-        Epochs = o.MaxEpoch,
-        BatchSize = o.BatchSize,
-        EvaluationBatchSize = o.InferenceBatchSize,
-        WarmupEpochs = o.WarmupEpochs,
-        LabelSmoothing = o.LabelSmoothing,
-        GradientClipNorm = o.GradientClipNorm,
-        Seed = SeedOf(o),
-        NumberOfThreads = o.NumberOfThreads,
-        Device = device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, (int)device.index)}" : "cpu",
-        Precision = o.Precision,
-        EarlyStoppingPatience = o.EarlyStoppingPatience,
-        EarlyStoppingMinDelta = o.EarlyStoppingMinDelta,
-        CheckpointDirectory = o.CheckpointDirectory,
-        RandomResizedCrop = o.RandomResizedCrop,
-        HorizontalFlip = o.HorizontalFlip,
-    };
+    private int SeedOf(Options o) => o.Seed ?? MLNetEnvironment.GetSeed(_host) ?? TrainingOptions.Defaults.Seed;
 }

@@ -32,7 +32,7 @@ internal static class Program
         }
 
         Console.Error.WriteLine(
-            $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt>\n" +
+            $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt> <threads>\n" +
             $"   or: {TorchNativeProbe.Command}\n" +
             $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
             "[--formats safetensors,npy,npz,pth]");

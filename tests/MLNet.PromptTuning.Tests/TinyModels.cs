@@ -18,7 +18,8 @@ internal static class TinyModels
         EmbedDim = 32,
         Depth = depth,
         NumHeads = 2,
-        Preprocessing = channels == 3 ? ImagePreprocessing.ImageNet(imageSize) : ImagePreprocessing.Inception(imageSize, 1),
+        Preprocessing = channels == 3 ? ImagePreprocessing.ImageNet(imageSize)
+            : ImagePreprocessing.Inception(imageSize, 1),
     };
 
     /// <summary>

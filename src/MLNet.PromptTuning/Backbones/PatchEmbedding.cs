@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Backbones;
 
-/// <summary>Splits an image into patches and projects each to a token: a strided convolution (timm <c>patch_embed</c>).</summary>
+/// <summary>Splits an image into patches and projects each to a token: a strided convolution (timm
+/// <c>patch_embed</c>).</summary>
 internal sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "proj")]
@@ -27,7 +28,8 @@ internal sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
             images.shape[2] != _config.ImageHeight || images.shape[3] != _config.ImageWidth)
         {
             throw new ArgumentException(
-                $"The backbone expects images [B, {_config.InChannels}, {_config.ImageHeight}, {_config.ImageWidth}]; " +
+                $"The backbone expects images [B, {_config.InChannels}, {_config.ImageHeight}, " +
+                $"{_config.ImageWidth}]; " +
                 $"got [{string.Join(", ", images.shape)}].",
                 nameof(images));
         }

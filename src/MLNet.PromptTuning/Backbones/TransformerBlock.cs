@@ -10,7 +10,7 @@ namespace MLNet.PromptTuning.Backbones;
 /// A pre-norm ViT block (timm <c>blocks.i</c>): x + Attn(LN1 x), then x + MLP(LN2 x). It offers the method its side
 /// branches at the named <see cref="BlockSite"/>s and passes the context's attention extras to the attention.
 /// </summary>
-internal sealed class TransformerBlock : nn.Module
+internal sealed class TransformerBlock : nn.Module<Tensor, PromptContext, PromptMethod?, double, Tensor>
 {
     [ComponentName(Name = "norm1")]
     private readonly LayerNorm _norm1;
@@ -36,11 +36,15 @@ internal sealed class TransformerBlock : nn.Module
 
     public SelfAttention Attention => _attention;
 
+    /// <summary>
+    /// One block over the residual stream; invoke through <c>call</c>, so forward hooks registered on
+    /// <c>blocks.i</c> (or on its <c>attn</c>) run as in PyTorch.
+    /// </summary>
     /// <param name="x">Residual stream [B, T, D].</param>
     /// <param name="context">The forward pass's context (attention extras, method).</param>
     /// <param name="method">The attached method, or null for a plain forward.</param>
     /// <param name="dropPathRate">Stochastic-depth rate of this block (0 disables it).</param>
-    public Tensor Forward(Tensor x, PromptContext context, PromptMethod? method, double dropPathRate)
+    public override Tensor forward(Tensor x, PromptContext context, PromptMethod? method, double dropPathRate)
     {
         x = AddContribution(x, BlockSite.BeforeAttention, x, context, method);
 
@@ -50,7 +54,7 @@ internal sealed class TransformerBlock : nn.Module
             : extras.NormalizeExtraTokens
                 ? _norm1.call(context.ToCompute(extras.ExtraKeyValueTokens))
                 : context.ToCompute(extras.ExtraKeyValueTokens);
-        var attended = _attention.Forward(_norm1.call(x), extraTokens, extras);        // [B, T, D]
+        var attended = _attention.call(_norm1.call(x), extraTokens, extras);           // [B, T, D]
         attended = AddContribution(attended, BlockSite.ParallelToAttention, x, context, method);
         x = x + DropPath(attended, dropPathRate, context.IsTraining);
 
@@ -63,7 +67,8 @@ internal sealed class TransformerBlock : nn.Module
         return AddContribution(x, BlockSite.AfterMlp, x, context, method);
     }
 
-    private static Tensor AddContribution(Tensor target, BlockSite site, Tensor residual, PromptContext context, PromptMethod? method)
+    private static Tensor AddContribution(Tensor target, BlockSite site, Tensor residual, PromptContext context,
+        PromptMethod? method)
     {
         if (method is null || !method.UsedSites.Contains(site))
         {
@@ -83,7 +88,8 @@ internal sealed class TransformerBlock : nn.Module
         }
 
         double keep = 1.0 - rate;
-        var mask = torch.empty(new[] { branch.shape[0], 1L, 1L }, branch.dtype, branch.device).bernoulli_(keep); // [B, 1, 1]
+        // [B, 1, 1]
+        var mask = torch.empty(new[] { branch.shape[0], 1L, 1L }, branch.dtype, branch.device).bernoulli_(keep);
         return branch * mask / keep;
     }
 

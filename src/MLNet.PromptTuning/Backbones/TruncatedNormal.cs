@@ -10,7 +10,8 @@ namespace MLNet.PromptTuning.Backbones;
 /// </summary>
 internal static class TruncatedNormal
 {
-    /// <summary>Fills <paramref name="tensor"/> in place; <paramref name="lower"/>/<paramref name="upper"/> are absolute bounds (timm's -2, 2).</summary>
+    /// <summary>Fills <paramref name="tensor"/> in place; <paramref name="lower"/>/<paramref name="upper"/> are
+    /// absolute bounds (timm's -2, 2).</summary>
     public static void Fill(Tensor tensor, double std, double mean = 0, double lower = -2, double upper = 2)
     {
         using var noGrad = torch.no_grad();

@@ -16,8 +16,8 @@ namespace MLNet.PromptTuning.Backbones;
 /// <remarks>
 /// State-dict keys are exactly timm's (<c>cls_token</c>, <c>pos_embed</c>, <c>patch_embed.proj.weight</c>,
 /// <c>blocks.0.attn.qkv.weight</c>, …, <c>norm.weight</c> or <c>fc_norm.weight</c>); the head is not part of the
-/// backbone. The backbone has no dropout, so "evaluation mode" is its only mode; stochastic depth runs only when a
-/// method asks for it during training.
+/// backbone. The backbone has no dropout, so "evaluation mode" is its only mode; stochastic depth runs only in training
+/// passes whose <see cref="TuningScope"/> asks for it.
 /// </remarks>
 public sealed class VisionTransformer : nn.Module
 {
@@ -39,7 +39,8 @@ public sealed class VisionTransformer : nn.Module
     [ComponentName(Name = "fc_norm")]
     private readonly LayerNorm? _fcNorm;
 
-    /// <summary>Creates a randomly initialised backbone (timm's initialisation); load weights with the checkpoint readers.</summary>
+    /// <summary>Creates a randomly initialised backbone (timm's initialisation); load weights with the checkpoint
+    /// readers.</summary>
     /// <param name="config">The architecture; validated here.</param>
     public VisionTransformer(VitConfig config)
         : base("vit")
@@ -100,8 +101,14 @@ public sealed class VisionTransformer : nn.Module
     /// Runs the backbone with <paramref name="method"/>'s hooks and returns the context after the final norm
     /// (tokens, layout, auxiliary losses). The caller owns the dispose scope.
     /// </summary>
-    internal PromptContext Run(Tensor images, PromptMethod? method, ForwardContext forward)
+    /// <param name="images">Normalised images [B, C, H, W].</param>
+    /// <param name="method">The attached method, or null for a plain forward.</param>
+    /// <param name="forward">Whether this is a training pass, and its epoch.</param>
+    /// <param name="scope">How the backbone runs in training passes (its stochastic depth); default
+    /// <see cref="TuningScope.PromptsAndHead"/>.</param>
+    internal PromptContext Run(Tensor images, PromptMethod? method, ForwardContext forward, TuningScope? scope = null)
     {
+        scope ??= TuningScope.PromptsAndHead;
         var patches = _patchEmbed.call(images);                                            // [B, N, D]
         long batch = patches.shape[0];
         var classTokens = _classToken.to(patches.dtype).expand(batch, -1, -1);             // [B, 1, D]
@@ -111,7 +118,6 @@ public sealed class VisionTransformer : nn.Module
             tokens, TokenLayout.Initial(Config.NumPatches), Description, forward, PoolFeatures, NormalizePooled);
         method?.OnEmbeddings(context);
 
-        double maxDropPath = forward.IsTraining && method is not null ? method.BackboneStochasticDepthRate : 0;
         for (int layer = 0; layer < _blocks.Count; layer++)
         {
             // One scope per block frees the block's intermediates as soon as it finishes; without it an inference
@@ -122,8 +128,8 @@ public sealed class VisionTransformer : nn.Module
                 context.Layer = layer;
                 context.Attention.Reset();
                 method?.OnBlockStarting(layer, context);
-                double rate = _blocks.Count > 1 ? maxDropPath * layer / (_blocks.Count - 1) : maxDropPath;
-                context.SetTokensAfterBlock(_blocks[layer].Forward(context.Tokens, context, method, rate));
+                double rate = scope.StochasticDepthAt(layer, _blocks.Count, forward.IsTraining);
+                context.SetTokensAfterBlock(_blocks[layer].call(context.Tokens, context, method, rate));
                 method?.OnBlockFinished(layer, context);
                 context.Attention.Reset();
                 context.KeepAliveOutside(blockScope);
@@ -159,7 +165,8 @@ public sealed class VisionTransformer : nn.Module
         {
             GlobalPooling.ClassToken => NormalizePooled(context.GetSegment(TokenLayout.ClassTokenSegment).squeeze(1)),
             GlobalPooling.Average => NormalizePooled(
-                tokens.narrow(1, context.Layout.PrefixCount, tokens.shape[1] - context.Layout.PrefixCount).mean(new long[] { 1 })),
+                tokens.narrow(1, context.Layout.PrefixCount, tokens.shape[1]
+                    - context.Layout.PrefixCount).mean(new long[] { 1 })),
             _ => throw new NotSupportedException($"GlobalPooling {Config.GlobalPooling} is not supported."),
         };
     }

@@ -79,7 +79,8 @@ public sealed record VitConfig
     [JsonIgnore]
     public int MlpHiddenDim => (int)(EmbedDim * MlpRatio);
 
-    /// <summary>Returns this configuration for another input size (the position embedding is resampled on load).</summary>
+    /// <summary>Returns this configuration for another input size (the position embedding is resampled on
+    /// load).</summary>
     public VitConfig WithImageSize(int height, int width) => this with
     {
         ImageHeight = height,
@@ -87,7 +88,8 @@ public sealed record VitConfig
         Preprocessing = Preprocessing with { Height = height, Width = width },
     };
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid property, its value and what is expected.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid property, its value and what is
+    /// expected.</summary>
     public void Validate()
     {
         Require(PatchSize > 0, nameof(PatchSize), PatchSize, "a positive patch size");

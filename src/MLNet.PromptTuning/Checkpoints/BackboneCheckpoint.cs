@@ -54,10 +54,12 @@ public sealed class BackboneCheckpoint : IDisposable
     /// <summary>The file the weights came from.</summary>
     public string Source { get; }
 
-    /// <summary>The layout the file was read as (the detected one when <see cref="CheckpointFormat.Auto"/> was asked).</summary>
+    /// <summary>The layout the file was read as (the detected one when <see cref="CheckpointFormat.Auto"/> was
+    /// asked).</summary>
     public CheckpointFormat Format { get; }
 
-    /// <summary>Backbone tensors under timm names (floating ones as float32), without the head. Owned by this object.</summary>
+    /// <summary>Backbone tensors under timm names (floating ones as float32), without the head. Owned by this
+    /// object.</summary>
     public IReadOnlyDictionary<string, Tensor> Tensors
     {
         get
@@ -80,7 +82,8 @@ public sealed class BackboneCheckpoint : IDisposable
         }
     }
 
-    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder, decoder...).</summary>
+    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder,
+    /// decoder...).</summary>
     public IReadOnlyList<string> IgnoredKeys { get; }
 
     /// <summary>The safetensors <c>__metadata__</c> map; empty for other files.</summary>
@@ -89,7 +92,8 @@ public sealed class BackboneCheckpoint : IDisposable
     /// <summary>Reads a checkpoint and maps it to timm names.</summary>
     /// <param name="path">A <c>.safetensors</c> or <c>.npz</c> file (or a PyTorch <c>.pth</c> when
     /// <see cref="CheckpointLoadOptions.AllowPyTorchPickles"/> is set).</param>
-    /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it from sentinel keys.</param>
+    /// <param name="format">The naming layout; <see cref="CheckpointFormat.Auto"/> (default) detects it from sentinel
+    /// keys.</param>
     /// <param name="options">Reading options (non-finite weights, PyTorch pickles); null for the defaults.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
@@ -335,7 +339,8 @@ public sealed class BackboneCheckpoint : IDisposable
         {
             if (!key.StartsWith("head.", StringComparison.Ordinal) || !tensors.TryAdd(key, tensor))
             {
-                throw new ArgumentException($"Head tensor key '{key}' must start with 'head.' and be unique.", nameof(head));
+                throw new ArgumentException($"Head tensor key '{key}' must start with 'head.' and be unique.",
+                    nameof(head));
             }
         }
 

@@ -3,14 +3,16 @@ using TorchSharp;
 
 namespace MLNet.PromptTuning.Checkpoints;
 
-/// <summary>Makes a copy of a backbone for another input resolution, resampling its position embedding as timm does.</summary>
+/// <summary>Makes a copy of a backbone for another input resolution, resampling its position embedding as timm
+/// does.</summary>
 public static class BackboneResizer
 {
     /// <summary>
     /// Returns a new backbone (owned by the caller) for <paramref name="height"/>×<paramref name="width"/> inputs with
     /// the same weights; the position-embedding grid is resized bicubically with antialiasing.
     /// </summary>
-    /// <exception cref="ArgumentException">The size is not a positive multiple of the patch size (names both).</exception>
+    /// <exception cref="ArgumentException">The size is not a positive multiple of the patch size (names
+    /// both).</exception>
     public static VisionTransformer Resize(VisionTransformer source, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -18,7 +20,8 @@ public static class BackboneResizer
         if (height <= 0 || width <= 0 || height % patch != 0 || width % patch != 0)
         {
             throw new ArgumentException(
-                $"Image size {height}x{width} is not divisible by the backbone's patch size {patch}; resize the images " +
+                $"Image size {height}x{width} is not divisible by the backbone's patch size {patch}; resize the " +
+                $"images " +
                 $"to a multiple of {patch} or let the trainer resize them (ResizeImages = true).", nameof(height));
         }
 

@@ -2,7 +2,8 @@ using System.IO.Compression;
 
 namespace MLNet.PromptTuning.Checkpoints;
 
-/// <summary>Recognises the container of a weights file from its first bytes and, for zip files, its entry names.</summary>
+/// <summary>Recognises the container of a weights file from its first bytes and, for zip files, its entry
+/// names.</summary>
 internal static class CheckpointFileSniffer
 {
     /// <summary>Classifies the file; throws <see cref="FileNotFoundException"/> when it does not exist.</summary>

@@ -13,8 +13,8 @@ public enum CheckpointFormat
     Timm,
 
     /// <summary>
-    /// Hugging Face transformers <c>ViTModel</c> / <c>ViTForImageClassification</c> names (<c>vit.encoder.layer.0...</c>,
-    /// separate query/key/value, <c>classifier.*</c> head, <c>pooler.*</c> dropped).
+    /// Hugging Face transformers <c>ViTModel</c> / <c>ViTForImageClassification</c> names
+    /// (<c>vit.encoder.layer.0...</c>, separate query/key/value, <c>classifier.*</c> head, <c>pooler.*</c> dropped).
     /// </summary>
     HuggingFace,
 

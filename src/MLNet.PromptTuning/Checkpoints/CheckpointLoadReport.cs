@@ -8,7 +8,8 @@ public sealed record CheckpointLoadReport
     /// <summary>The checkpoint file.</summary>
     public required string Source { get; init; }
 
-    /// <summary>The layout the tensors were read as (detected when <see cref="CheckpointFormat.Auto"/> was asked).</summary>
+    /// <summary>The layout the tensors were read as (detected when <see cref="CheckpointFormat.Auto"/> was
+    /// asked).</summary>
     public required CheckpointFormat Format { get; init; }
 
     /// <summary>Every backbone parameter that was filled (timm names); always all of them.</summary>
@@ -20,7 +21,8 @@ public sealed record CheckpointLoadReport
     /// </summary>
     public required IReadOnlyList<string> Adaptations { get; init; }
 
-    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder, decoder...).</summary>
+    /// <summary>Source keys deliberately not used (pre-logits, pooler, projector, momentum encoder,
+    /// decoder...).</summary>
     public required IReadOnlyList<string> IgnoredKeys { get; init; }
 
     /// <summary>
@@ -29,7 +31,8 @@ public sealed record CheckpointLoadReport
     /// </summary>
     public required IReadOnlyDictionary<string, IReadOnlyList<long>> HeadShapes { get; init; }
 
-    /// <summary>Remarks that need no action from the library but may matter to the user (for example a zeroed head).</summary>
+    /// <summary>Remarks that need no action from the library but may matter to the user (for example a zeroed
+    /// head).</summary>
     public required IReadOnlyList<string> Notes { get; init; }
 
     /// <inheritdoc />

@@ -49,7 +49,8 @@ internal static partial class CheckpointLoader
         var (stillMissing, stillUnexpected) = module.load_state_dict(candidate, strict: true);
         if (stillMissing.Count > 0 || stillUnexpected.Count > 0)
         {
-            // The comparison above makes this unreachable unless the module's load_state_dict disagrees with state_dict.
+            // The comparison above makes this unreachable unless the module's load_state_dict disagrees with
+            // state_dict.
             throw new InvalidOperationException(
                 $"load_state_dict reported missing [{string.Join(", ", stillMissing)}] and unexpected " +
                 $"[{string.Join(", ", stillUnexpected)}] keys after a clean comparison.");
@@ -156,7 +157,8 @@ internal static partial class CheckpointLoader
     {
         var text = new StringBuilder()
             .Append($"Checkpoint '{checkpoint.Source}' ({checkpoint.Format} layout) does not fit the backbone ")
-            .Append($"'{config.Name}' (EmbedDim {config.EmbedDim}, Depth {config.Depth}, PatchSize {config.PatchSize}, ")
+            .Append($"'{config.Name}' (EmbedDim {config.EmbedDim}, Depth {config.Depth}, PatchSize " +
+                $"{config.PatchSize}, ")
             .Append($"{config.ImageHeight}x{config.ImageWidth} px, InChannels {config.InChannels}, ")
             .Append($"UseFcNorm {config.UseFcNorm}). Nothing was loaded.");
         AppendList(text, "missing keys", missing);

@@ -86,13 +86,15 @@ internal static partial class JaxNpzKeyMap
         return result;
     }
 
-    private static void RemapBlock(KeyMapResult result, int index, Dictionary<string, (Tensor Tensor, string Key)> parts)
+    private static void RemapBlock(KeyMapResult result, int index, Dictionary<string,
+        (Tensor Tensor, string Key)> parts)
     {
         var prefix = $"blocks.{index}.";
 
         // The first LayerNorm of a block is norm1 and the other norm2, whatever their module indices.
         var norms = parts.Keys.Select(k => LayerNormKey().Match(k)).Where(m => m.Success)
-            .Select(m => m.Groups[1].Value).Distinct().OrderBy(n => int.Parse(n, CultureInfo.InvariantCulture)).ToList();
+            .Select(m => m.Groups[1].Value).Distinct().OrderBy(n =>
+                int.Parse(n, CultureInfo.InvariantCulture)).ToList();
         var qkv = new Dictionary<(string Kind, string Part), (Tensor Tensor, string Key)>();
         foreach (var (name, (tensor, key)) in parts)
         {
@@ -146,7 +148,8 @@ internal static partial class JaxNpzKeyMap
 
             using var scope = torch.NewDisposeScope();
             var pieces = QkvOrder.Select(p => qkv[(kind, p)])
-                .Select(p => kind == "kernel" ? HeadsToMatrix(p.Tensor, p.Key, headsFirst: false) : p.Tensor.reshape(-1))
+                .Select(p => kind == "kernel" ? HeadsToMatrix(p.Tensor, p.Key, headsFirst: false)
+                    : p.Tensor.reshape(-1))
                 .ToArray();
             KeyMapResult.RequireConcatenable(pieces, QkvOrder.Select(p => qkv[(kind, p)].Key).ToArray());
             var fused = torch.cat(pieces, 0).contiguous(); // [3D, D] or [3D]
@@ -155,7 +158,8 @@ internal static partial class JaxNpzKeyMap
         }
     }
 
-    /// <summary>q/k/v kernels [D, H, hd] → [H·hd, D]; the out kernel [H, hd, D] → [D, H·hd]. 2-D kernels are transposed.</summary>
+    /// <summary>q/k/v kernels [D, H, hd] → [H·hd, D]; the out kernel [H, hd, D] → [D, H·hd]. 2-D kernels are
+    /// transposed.</summary>
     private static Tensor HeadsToMatrix(Tensor kernel, string key, bool headsFirst)
     {
         using var scope = torch.NewDisposeScope();

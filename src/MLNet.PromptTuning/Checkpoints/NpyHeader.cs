@@ -32,7 +32,8 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
         if (descr is not string descrText)
         {
             throw new NotSupportedException(
-                $"'{source}' holds a structured array (descr {Describe(descr)}); only plain numeric arrays are supported.");
+                $"'{source}' holds a structured array (descr {Describe(descr)}); only plain numeric arrays are " +
+                $"supported.");
         }
 
         if (fortran is not bool fortranOrder)

@@ -16,7 +16,8 @@ namespace MLNet.PromptTuning.Checkpoints;
 /// </remarks>
 public static class NpzReader
 {
-    /// <summary>Reads every array of an archive into a new dictionary (archive order); the caller owns the tensors.</summary>
+    /// <summary>Reads every array of an archive into a new dictionary (archive order); the caller owns the
+    /// tensors.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">
     /// The file is not a zip archive of .npy entries, an entry is corrupt (CRC, length, header), or two entries share

@@ -17,7 +17,8 @@ public static class PositionEmbeddingResampler
     /// <param name="prefixTokens">Rows before the grid that are kept as they are (1 for the class token).</param>
     /// <param name="sourceGrid">The source grid; when null it must be square and is inferred.</param>
     public static Tensor Resample(
-        Tensor posEmbed, int gridHeight, int gridWidth, int prefixTokens = 1, (int Height, int Width)? sourceGrid = null)
+        Tensor posEmbed, int gridHeight, int gridWidth, int prefixTokens = 1,
+            (int Height, int Width)? sourceGrid = null)
     {
         ArgumentNullException.ThrowIfNull(posEmbed);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(gridHeight);

@@ -25,13 +25,15 @@ internal static class SafeTensorsDTypes
     /// <summary>The dtype names this library reads and writes, for error messages.</summary>
     public static string SupportedList => string.Join(", ", Readable.Keys);
 
-    /// <summary>Element size in bytes of a dtype the format defines; false for a name the format does not know.</summary>
+    /// <summary>Element size in bytes of a dtype the format defines; false for a name the format does not
+    /// know.</summary>
     public static bool TryGetSize(string dtype, out int size) => Sizes.TryGetValue(dtype, out size);
 
     /// <summary>The TorchSharp type a safetensors dtype is read into; false when it cannot be read here.</summary>
     public static bool TryGetScalarType(string dtype, out ScalarType type) => Readable.TryGetValue(dtype, out type);
 
-    /// <summary>The safetensors name of a TorchSharp type; throws <see cref="NotSupportedException"/> for others.</summary>
+    /// <summary>The safetensors name of a TorchSharp type; throws <see cref="NotSupportedException"/> for
+    /// others.</summary>
     public static string FromScalarType(ScalarType type, string tensorName)
     {
         foreach (var (name, scalar) in Readable)

@@ -50,7 +50,8 @@ public sealed class SafeTensorsReader : IDisposable
     /// <summary>The tensors in the order of their data in the file.</summary>
     public IReadOnlyList<SafeTensorInfo> Tensors { get; }
 
-    /// <summary>The optional <c>__metadata__</c> string map (timm writes <c>{"format": "pt"}</c>); empty when absent.</summary>
+    /// <summary>The optional <c>__metadata__</c> string map (timm writes <c>{"format": "pt"}</c>); empty when
+    /// absent.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>Opens and validates a safetensors file.</summary>
@@ -97,14 +98,16 @@ public sealed class SafeTensorsReader : IDisposable
     /// <summary>Whether the file has a tensor named <paramref name="name"/>.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
-    /// <summary>The header entry of a tensor; throws <see cref="KeyNotFoundException"/> naming it when absent.</summary>
+    /// <summary>The header entry of a tensor; throws <see cref="KeyNotFoundException"/> naming it when
+    /// absent.</summary>
     public SafeTensorInfo GetInfo(string name) =>
         _byName.TryGetValue(name, out var info)
             ? info
             : throw new KeyNotFoundException($"'{Source}' has no tensor named '{name}'.");
 
     /// <summary>Reads one tensor onto the CPU in its stored dtype.</summary>
-    /// <exception cref="NotSupportedException">The tensor's dtype cannot be read here (names the tensor and dtype).</exception>
+    /// <exception cref="NotSupportedException">The tensor's dtype cannot be read here (names the tensor and
+    /// dtype).</exception>
     public Tensor ReadTensor(string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -163,7 +166,8 @@ public sealed class SafeTensorsReader : IDisposable
         }
     }
 
-    private static (long HeaderLength, IReadOnlyList<SafeTensorInfo> Tensors, IReadOnlyDictionary<string, string> Metadata)
+    private static (long HeaderLength, IReadOnlyList<SafeTensorInfo> Tensors, IReadOnlyDictionary<string,
+        string> Metadata)
         ParseHeader(Stream stream, string source)
     {
         if (!BitConverter.IsLittleEndian)
@@ -174,7 +178,8 @@ public sealed class SafeTensorsReader : IDisposable
         var fileLength = stream.Length;
         if (fileLength < 8)
         {
-            throw Invalid(source, $"the file is {fileLength} bytes, shorter than the 8-byte header length (truncated?)");
+            throw Invalid(source,
+                $"the file is {fileLength} bytes, shorter than the 8-byte header length (truncated?)");
         }
 
         stream.Seek(0, SeekOrigin.Begin);

@@ -19,7 +19,8 @@ public static class SafeTensorsWriter
     /// <param name="path">Destination file; replaced if it exists.</param>
     /// <param name="tensors">Tensors by key. Keys must be non-empty and must not be <c>__metadata__</c>.</param>
     /// <param name="metadata">Optional <c>__metadata__</c> string map, for example <c>{"format": "pt"}</c>.</param>
-    /// <exception cref="NotSupportedException">A tensor's dtype has no safetensors equivalent here (names the tensor).</exception>
+    /// <exception cref="NotSupportedException">A tensor's dtype has no safetensors equivalent here (names the
+    /// tensor).</exception>
     public static void Write(
         string path,
         IReadOnlyDictionary<string, Tensor> tensors,
@@ -30,11 +31,13 @@ public static class SafeTensorsWriter
         AtomicFile.Write(path, stream => Write(stream, tensors, metadata));
     }
 
-    /// <summary>Writes <paramref name="tensors"/> in the safetensors layout to <paramref name="stream"/> (left open).</summary>
+    /// <summary>Writes <paramref name="tensors"/> in the safetensors layout to <paramref name="stream"/> (left
+    /// open).</summary>
     /// <param name="stream">A writable stream; written from its current position.</param>
     /// <param name="tensors">Tensors by key. Keys must be non-empty and must not be <c>__metadata__</c>.</param>
     /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
-    /// <exception cref="NotSupportedException">A tensor's dtype has no safetensors equivalent here (names the tensor).</exception>
+    /// <exception cref="NotSupportedException">A tensor's dtype has no safetensors equivalent here (names the
+    /// tensor).</exception>
     public static void Write(
         Stream stream,
         IReadOnlyDictionary<string, Tensor> tensors,
@@ -52,7 +55,8 @@ public static class SafeTensorsWriter
         {
             if (string.IsNullOrEmpty(name) || name == "__metadata__")
             {
-                throw new ArgumentException($"Tensor key '{name}' is not allowed in a safetensors file.", nameof(tensors));
+                throw new ArgumentException($"Tensor key '{name}' is not allowed in a safetensors file.",
+                    nameof(tensors));
             }
 
             ArgumentNullException.ThrowIfNull(tensor, $"{nameof(tensors)}[{name}]");

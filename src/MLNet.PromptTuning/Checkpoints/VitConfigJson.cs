@@ -31,7 +31,8 @@ internal static class VitConfigJson
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"The '{MetadataKey}' metadata of '{source}' is not a valid ViT configuration: {e.Message}", e);
+            throw new InvalidDataException(
+                $"The '{MetadataKey}' metadata of '{source}' is not a valid ViT configuration: {e.Message}", e);
         }
 
         if (config is null)
@@ -45,7 +46,8 @@ internal static class VitConfigJson
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"The '{MetadataKey}' metadata of '{source}' describes an invalid ViT: {e.Message}", e);
+            throw new InvalidDataException(
+                $"The '{MetadataKey}' metadata of '{source}' describes an invalid ViT: {e.Message}", e);
         }
 
         RequireSane(config, source);

@@ -15,7 +15,8 @@ internal sealed class EpochShuffler : IDisposable
         _generator = new torch.Generator((ulong)seed, torch.CPU);
     }
 
-    /// <summary>A permutation of 0..count-1, int64 [count] on the CPU (owned by the current dispose scope, if any).</summary>
+    /// <summary>A permutation of 0..count-1, int64 [count] on the CPU (owned by the current dispose scope, if
+    /// any).</summary>
     public torch.Tensor NextPermutation(int count) =>
         torch.randperm(count, torch.ScalarType.Int64, torch.CPU, generator: _generator);
 

@@ -22,7 +22,8 @@ internal sealed record ImageInputSpec(int Channels = 3, PixelShape? PixelVectorS
     }
 }
 
-/// <summary>The layout of a channel-planar pixel vector: <c>Channels</c> planes of <c>Height</c> rows of <c>Width</c> values.</summary>
+/// <summary>The layout of a channel-planar pixel vector: <c>Channels</c> planes of <c>Height</c> rows of <c>Width</c>
+/// values.</summary>
 /// <param name="Channels">Number of planes: 1 or 3 (RGB order).</param>
 /// <param name="Height">Rows per plane, positive.</param>
 /// <param name="Width">Values per row, positive.</param>
@@ -31,21 +32,15 @@ public readonly record struct PixelShape(int Channels, int Height, int Width)
     /// <summary>Number of values a vector of this shape holds.</summary>
     public long Size => (long)Channels * Height * Width;
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming <paramref name="optionName"/> when invalid.</summary>
-    public void Validate(string optionName)
-    {
-        if (Channels != 1 && Channels != 3)
-        {
-            throw new ArgumentOutOfRangeException(optionName, this,
-                $"{optionName} must have 1 or 3 channels; got {Channels}.");
-        }
-
-        if (Height <= 0 || Width <= 0)
-        {
-            throw new ArgumentOutOfRangeException(optionName, this,
-                $"{optionName} must have a positive height and width; got {Height}x{Width}.");
-        }
-    }
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> when invalid, with the library's message shape
+    /// (<c>Options.PixelVectorShape is 2x8x8; expected 1 or 3 channels and a positive height and width.</c>).
+    /// </summary>
+    /// <param name="optionName">The option holding this shape.</param>
+    /// <param name="owner">The options class, as the user knows it.</param>
+    public void Validate(string optionName, string owner = "Options") =>
+        Training.OptionChecks.Require((Channels == 1 || Channels == 3) && Height > 0 && Width > 0, owner, optionName,
+            this, "1 or 3 channels and a positive height and width");
 
     /// <inheritdoc />
     public override string ToString() => $"{Channels}x{Height}x{Width}";

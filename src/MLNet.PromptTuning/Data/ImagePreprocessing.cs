@@ -16,9 +16,11 @@ public sealed record ImagePreprocessing(int Height, int Width, int Channels, flo
     public static ImagePreprocessing ImageNet(int size = 224) =>
         new(size, size, 3, new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f });
 
-    /// <summary>The "inception" normalisation (mean = std = 0.5, pixels mapped to [-1, 1]) of Google's original ViTs.</summary>
+    /// <summary>The "inception" normalisation (mean = std = 0.5, pixels mapped to [-1, 1]) of Google's original
+    /// ViTs.</summary>
     public static ImagePreprocessing Inception(int size = 224, int channels = 3) =>
-        new(size, size, channels, Enumerable.Repeat(0.5f, channels).ToArray(), Enumerable.Repeat(0.5f, channels).ToArray());
+        new(size, size, channels, Enumerable.Repeat(0.5f, channels).ToArray(),
+            Enumerable.Repeat(0.5f, channels).ToArray());
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public void Validate()
@@ -42,7 +44,8 @@ public sealed record ImagePreprocessing(int Height, int Width, int Channels, flo
 
         if (Std.Any(s => !(s > 0) || float.IsInfinity(s)))
         {
-            throw new ArgumentException($"Std values must be positive and finite; got [{string.Join(", ", Std)}].", nameof(Std));
+            throw new ArgumentException($"Std values must be positive and finite; got [{string.Join(", ", Std)}].",
+                nameof(Std));
         }
     }
 }

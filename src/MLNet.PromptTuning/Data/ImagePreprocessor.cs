@@ -47,10 +47,12 @@ public sealed class ImagePreprocessor : IDisposable
     /// <summary>Creates a preprocessor for <paramref name="target"/>.</summary>
     /// <param name="target">The model's input contract (validated).</param>
     /// <param name="randomResizedCrop">Whether training batches get a random resized crop. Default false.</param>
-    /// <param name="horizontalFlip">Whether training batches are flipped left-right with probability 0.5. Default false.</param>
+    /// <param name="horizontalFlip">Whether training batches are flipped left-right with probability 0.5. Default
+    /// false.</param>
     /// <param name="seed">Seed of the augmentation generator.</param>
     /// <exception cref="ArgumentException"><paramref name="target"/> is invalid.</exception>
-    public ImagePreprocessor(ImagePreprocessing target, bool randomResizedCrop = false, bool horizontalFlip = false, long seed = 0)
+    public ImagePreprocessor(ImagePreprocessing target, bool randomResizedCrop = false, bool horizontalFlip = false,
+        long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(target);
         target.Validate();
@@ -85,7 +87,8 @@ public sealed class ImagePreprocessor : IDisposable
         if (images.dim() != 4 || (images.shape[1] != 1 && images.shape[1] != 3))
         {
             throw new ArgumentException(
-                $"Expected images [B, C, H, W] with C = 1 or 3; got shape [{string.Join(", ", images.shape)}].", nameof(images));
+                $"Expected images [B, C, H, W] with C = 1 or 3; got shape " +
+                $"[{string.Join(", ", images.shape)}].", nameof(images));
         }
 
         CheckDType(images, "images");
@@ -100,7 +103,8 @@ public sealed class ImagePreprocessor : IDisposable
     /// <param name="images">B ≥ 1 uint8 (or float in [0, 255]) images [C, H, W], C = 1 or 3, any sizes.</param>
     /// <param name="device">Device of the result.</param>
     /// <returns>float32 [B, Target.Channels, Target.Height, Target.Width] on <paramref name="device"/>.</returns>
-    /// <exception cref="ArgumentException">The list is empty or an image has the wrong rank, dtype or channel count.</exception>
+    /// <exception cref="ArgumentException">The list is empty or an image has the wrong rank, dtype or channel
+    /// count.</exception>
     public torch.Tensor Process(IReadOnlyList<torch.Tensor> images, torch.Device device)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -133,7 +137,8 @@ public sealed class ImagePreprocessor : IDisposable
     {
         if (images.dtype != torch.ScalarType.Byte && images.dtype != torch.ScalarType.Float32)
         {
-            throw new ArgumentException($"Expected uint8 or float32 pixels for {what}; got {images.dtype}.", nameof(images));
+            throw new ArgumentException($"Expected uint8 or float32 pixels for {what}; got {images.dtype}.",
+                nameof(images));
         }
     }
 
@@ -226,14 +231,16 @@ public sealed class ImagePreprocessor : IDisposable
 
     private static torch.Tensor Interpolate(torch.Tensor x, long height, long width) =>
         torch.nn.functional.interpolate(
-                x, size: new[] { height, width }, mode: torch.InterpolationMode.Bicubic, align_corners: false, antialias: true)
+                x, size: new[] { height, width }, mode: torch.InterpolationMode.Bicubic, align_corners: false,
+                    antialias: true)
             .round().clamp(0, 255);
 
     /// <summary>
     /// torchvision's <c>RandomResizedCrop.get_params</c>: up to ten tries of a random area and log-uniform aspect
     /// ratio, then a centre crop clamped to the ratio range. <paramref name="draws"/> holds four uniforms per try.
     /// </summary>
-    internal static (int Top, int Left, int Height, int Width) SampleCropBox(int height, int width, ReadOnlySpan<float> draws)
+    internal static (int Top, int Left, int Height, int Width) SampleCropBox(int height, int width,
+        ReadOnlySpan<float> draws)
     {
         double area = (double)height * width;
         double logMin = Math.Log(CropRatioMin), logMax = Math.Log(CropRatioMax);

@@ -25,7 +25,8 @@ public sealed class ImageTensorDataset : IDisposable
         if (images.dtype != torch.ScalarType.Byte || images.dim() != 4)
         {
             throw new ArgumentException(
-                $"Images must be a uint8 tensor [N, C, H, W]; got {images.dtype} with shape [{string.Join(", ", images.shape)}].",
+                $"Images must be a uint8 tensor [N, C, H, W]; got {images.dtype} with shape " +
+                $"[{string.Join(", ", images.shape)}].",
                 nameof(images));
         }
 
@@ -36,7 +37,8 @@ public sealed class ImageTensorDataset : IDisposable
 
         if (images.shape[2] <= 0 || images.shape[3] <= 0)
         {
-            throw new ArgumentException($"Image size must be positive; got {images.shape[2]}x{images.shape[3]}.", nameof(images));
+            throw new ArgumentException($"Image size must be positive; got {images.shape[2]}x{images.shape[3]}.",
+                nameof(images));
         }
 
         if (labels.dtype != torch.ScalarType.Int64 || labels.dim() != 1 || labels.shape[0] != images.shape[0])
@@ -53,7 +55,8 @@ public sealed class ImageTensorDataset : IDisposable
         if (smallest < 0)
         {
             Dispose();
-            throw new ArgumentException($"Labels must be non-negative class indices; found {smallest}.", nameof(labels));
+            throw new ArgumentException($"Labels must be non-negative class indices; found {smallest}.",
+                nameof(labels));
         }
     }
 
@@ -100,7 +103,8 @@ public sealed class ImageTensorDataset : IDisposable
     /// <param name="height">Image height in pixels.</param>
     /// <param name="width">Image width in pixels.</param>
     /// <param name="layout">Byte order within one image.</param>
-    /// <exception cref="ArgumentException">The buffer length does not match, or an argument is out of range.</exception>
+    /// <exception cref="ArgumentException">The buffer length does not match, or an argument is out of
+    /// range.</exception>
     public static ImageTensorDataset FromPixels(
         byte[] pixels, long[] labels, int channels, int height, int width,
         PixelLayout layout = PixelLayout.ChannelsHeightWidth)
@@ -121,7 +125,8 @@ public sealed class ImageTensorDataset : IDisposable
         if (pixels.LongLength != expected)
         {
             throw new ArgumentException(
-                $"Pixel buffer holds {pixels.LongLength} bytes; {labels.Length} images of {channels}x{height}x{width} need {expected}.",
+                $"Pixel buffer holds {pixels.LongLength} bytes; {labels.Length} images of " +
+                $"{channels}x{height}x{width} need {expected}.",
                 nameof(pixels));
         }
 
@@ -150,9 +155,11 @@ public sealed class ImageTensorDataset : IDisposable
     /// </summary>
     /// <param name="batchIndex">Zero-based batch index, less than <see cref="BatchCount"/>.</param>
     /// <param name="batchSize">Images per batch.</param>
-    /// <param name="order">Optional permutation of 0..N-1 (int64 [N], CPU), for example from <c>torch.randperm</c>.</param>
+    /// <param name="order">Optional permutation of 0..N-1 (int64 [N], CPU), for example from
+    /// <c>torch.randperm</c>.</param>
     /// <returns>uint8 images [B, C, H, W] and int64 labels [B], on the CPU.</returns>
-    public (torch.Tensor Images, torch.Tensor Labels) GetBatch(int batchIndex, int batchSize, torch.Tensor? order = null)
+    public (torch.Tensor Images, torch.Tensor Labels) GetBatch(int batchIndex, int batchSize,
+        torch.Tensor? order = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var batches = BatchCount(batchSize);

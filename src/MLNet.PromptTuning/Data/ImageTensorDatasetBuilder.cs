@@ -37,7 +37,8 @@ public sealed class ImageTensorDatasetBuilder : IDisposable
         Height = height;
         Width = width;
         _labels = new long[capacity];
-        _images = torch.zeros(new long[] { capacity, channels, height, width }, torch.ScalarType.Byte).DetachFromDisposeScope();
+        _images = torch.zeros(new long[] { capacity, channels, height, width },
+            torch.ScalarType.Byte).DetachFromDisposeScope();
     }
 
     /// <summary>Stored channels.</summary>
@@ -62,12 +63,14 @@ public sealed class ImageTensorDatasetBuilder : IDisposable
     /// <param name="width">Width of this image.</param>
     /// <param name="label">Class index, non-negative.</param>
     /// <param name="layout">Byte order of <paramref name="pixels"/>.</param>
-    /// <exception cref="ArgumentException">The buffer does not match the stated size, or the label is negative.</exception>
+    /// <exception cref="ArgumentException">The buffer does not match the stated size, or the label is
+    /// negative.</exception>
     /// <exception cref="InvalidOperationException">The builder is full or already built.</exception>
     public void Add(ReadOnlySpan<byte> pixels, int channels, int height, int width, long label,
         PixelLayout layout = PixelLayout.ChannelsHeightWidth)
     {
-        var images = _images ?? throw new InvalidOperationException("Build() was already called; create a new builder.");
+        var images = _images
+            ?? throw new InvalidOperationException("Build() was already called; create a new builder.");
         if (_count == Capacity)
         {
             throw new InvalidOperationException($"The builder is full ({Capacity} images).");
@@ -81,19 +84,22 @@ public sealed class ImageTensorDatasetBuilder : IDisposable
         if (height <= 0 || width <= 0 || pixels.Length != (long)channels * height * width)
         {
             throw new ArgumentException(
-                $"Image {_count} has {pixels.Length} bytes; {channels}x{height}x{width} needs {(long)channels * height * width}.",
+                $"Image {_count} has {pixels.Length} bytes; {channels}x{height}x{width} needs " +
+                $"{(long)channels * height * width}.",
                 nameof(pixels));
         }
 
         if (label < 0)
         {
-            throw new ArgumentException($"Image {_count} has label {label}; labels are non-negative class indices.", nameof(label));
+            throw new ArgumentException($"Image {_count} has label {label}; labels are non-negative class indices.",
+                nameof(label));
         }
 
         using var scope = torch.NewDisposeScope();
         var image = layout == PixelLayout.ChannelsHeightWidth
             ? torch.tensor(pixels.ToArray(), new long[] { 1, channels, height, width }, torch.ScalarType.Byte)
-            : torch.tensor(pixels.ToArray(), new long[] { 1, height, width, channels }, torch.ScalarType.Byte).permute(0, 3, 1, 2);
+            : torch.tensor(pixels.ToArray(), new long[] { 1, height, width, channels },
+                torch.ScalarType.Byte).permute(0, 3, 1, 2);
         if (channels != Channels || height != Height || width != Width)
         {
             var x = ImagePreprocessor.ConvertChannels(image.to_type(torch.ScalarType.Float32), Channels);
@@ -114,7 +120,8 @@ public sealed class ImageTensorDatasetBuilder : IDisposable
     /// <exception cref="InvalidOperationException">Build() was already called.</exception>
     public ImageTensorDataset Build()
     {
-        var images = _images ?? throw new InvalidOperationException("Build() was already called; create a new builder.");
+        var images = _images
+            ?? throw new InvalidOperationException("Build() was already called; create a new builder.");
         _images = null;
         using var scope = torch.NewDisposeScope();
         var filled = _count == Capacity ? images : images.narrow(0, 0, _count).clone();

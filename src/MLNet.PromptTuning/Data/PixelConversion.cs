@@ -51,12 +51,14 @@ internal static class PixelConversion
         }
     }
 
-    /// <summary>Copies planar bytes, replicating a gray plane to RGB or reducing RGB planes to luma when needed.</summary>
+    /// <summary>Copies planar bytes, replicating a gray plane to RGB or reducing RGB planes to luma when
+    /// needed.</summary>
     public static void ConvertPlanes(ReadOnlySpan<byte> source, int sourceChannels, int pixelCount,
         int channels, Span<byte> destination) =>
         ConvertPlanes(source, sourceChannels, pixelCount, channels, destination, Luma);
 
-    /// <summary>Float counterpart of <see cref="ConvertPlanes(ReadOnlySpan{byte}, int, int, int, Span{byte})"/>.</summary>
+    /// <summary>Float counterpart of <see cref="ConvertPlanes(ReadOnlySpan{byte}, int, int, int,
+    /// Span{byte})"/>.</summary>
     public static void ConvertPlanes(ReadOnlySpan<float> source, int sourceChannels, int pixelCount,
         int channels, Span<float> destination) =>
         ConvertPlanes(source, sourceChannels, pixelCount, channels, destination, Luma);

@@ -3,7 +3,8 @@ using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Interop;
 
-/// <summary>Forwards the training engine's log lines to an ML.NET channel, so they appear in <c>MLContext.Log</c>.</summary>
+/// <summary>Forwards the training engine's log lines to an ML.NET channel, so they appear in
+/// <c>MLContext.Log</c>.</summary>
 internal sealed class ChannelLogger : ITrainingLogger
 {
     private readonly IChannel _channel;

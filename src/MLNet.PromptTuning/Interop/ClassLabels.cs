@@ -23,7 +23,8 @@ internal abstract class ClassLabels
     /// <summary>Number of classes (the key count of the training label).</summary>
     public int Count { get; }
 
-    /// <summary>Class names as text, index i for key value i + 1; "0", "1", … when the label had no key values.</summary>
+    /// <summary>Class names as text, index i for key value i + 1; "0", "1", … when the label had no key
+    /// values.</summary>
     public IReadOnlyList<string> Names { get; }
 
     /// <summary>Type of one key value, or null when the training label had no key values.</summary>
@@ -53,7 +54,8 @@ internal abstract class ClassLabels
 
         if (values.Count < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(values), values.Count, "A classifier needs at least one class.");
+            throw new ArgumentOutOfRangeException(nameof(values), values.Count,
+                "A classifier needs at least one class.");
         }
 
         return new Typed<T>(valueType, values.ToArray());
@@ -73,7 +75,8 @@ internal abstract class ClassLabels
         if (keyType.Count > int.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(label), keyType.Count,
-                $"Label column '{label.Name}' has {keyType.Count} key values; at most {int.MaxValue} classes are supported.");
+                $"Label column '{label.Name}' has {keyType.Count} key values; at most {int.MaxValue} classes are " +
+                $"supported.");
         }
 
         int count = (int)keyType.Count;
@@ -86,7 +89,8 @@ internal abstract class ClassLabels
         }
 
         return (ClassLabels)typeof(ClassLabels)
-            .GetMethod(nameof(ReadKeyValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .GetMethod(nameof(ReadKeyValues),
+                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
             .MakeGenericMethod(itemType.RawType)
             .Invoke(null, new object[] { label.Annotations, column, itemType })!;
     }
@@ -100,7 +104,8 @@ internal abstract class ClassLabels
         }
 
         return (ClassLabels)typeof(ClassLabels)
-            .GetMethod(nameof(FromBoxedBuffer), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .GetMethod(nameof(FromBoxedBuffer),
+                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
             .MakeGenericMethod(itemType.RawType)
             .Invoke(null, new[] { itemType, values })!;
     }
@@ -111,7 +116,8 @@ internal abstract class ClassLabels
     /// <summary>Adds <c>TrainingLabelValues</c> (for the score column) when the classes have values.</summary>
     public abstract void AddTrainingLabelValues(DataViewSchema.Annotations.Builder builder);
 
-    /// <summary>Adds <c>SlotNames</c> (class names as text, for the score column) when the classes have values.</summary>
+    /// <summary>Adds <c>SlotNames</c> (class names as text, for the score column) when the classes have
+    /// values.</summary>
     public abstract void AddSlotNames(DataViewSchema.Annotations.Builder builder);
 
     /// <summary>Writes type and values with ML.NET's own codec, so any key value type reloads exactly.</summary>
@@ -183,7 +189,8 @@ internal abstract class ClassLabels
         internal override bool TryWriteValues(Microsoft.ML.Data.IO.BinarySaver saver, Stream stream)
         {
             var buffer = new VBuffer<T>(_values.Length, _values);
-            return saver.TryWriteTypeAndValue(stream, new VectorDataViewType(_itemType, _values.Length), ref buffer, out _);
+            return saver.TryWriteTypeAndValue(stream, new VectorDataViewType(_itemType, _values.Length), ref buffer,
+                out _);
         }
 
         private void GetValues(ref VBuffer<T> dst) => new VBuffer<T>(_values.Length, _values).CopyTo(ref dst);

@@ -33,10 +33,15 @@ internal static class DeviceSelection
         if (!MLNetEnvironment.GetFallbackToCpu(environment))
         {
             throw new InvalidOperationException(
-                $"MLContext.GpuDeviceId is {gpu} and FallbackToCpu is false, but CUDA is not available. Build the application " +
+                $"MLContext.GpuDeviceId is {gpu} and FallbackToCpu is false, but CUDA is not available. Build the " +
+                $"application " +
                 "with -p:TorchBackend=cuda on a machine with an NVIDIA GPU, or allow the CPU fallback.");
         }
 
         return torch.CPU;
     }
+
+    /// <summary>The engine's spelling of a resolved device (<c>cpu</c> or <c>cuda:N</c>).</summary>
+    public static string ToEngineDevice(torch.Device device) =>
+        device.type == DeviceType.CUDA ? $"cuda:{Math.Max(0, (int)device.index)}" : "cpu";
 }

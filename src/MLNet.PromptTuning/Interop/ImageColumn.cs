@@ -8,16 +8,20 @@ namespace MLNet.PromptTuning.Interop;
 /// <summary>The kinds of image column a PromptViT model reads.</summary>
 internal enum ImageColumnKind
 {
-    /// <summary><c>MLImage</c> values from <c>LoadImages</c> (and <c>ResizeImages</c>, <c>ConvertToGrayscale</c>).</summary>
+    /// <summary><c>MLImage</c> values from <c>LoadImages</c> (and <c>ResizeImages</c>,
+    /// <c>ConvertToGrayscale</c>).</summary>
     Image,
 
-    /// <summary>Encoded image files (PNG, JPEG, BMP, …) as <c>VarVector&lt;Byte&gt;</c> from <c>LoadRawImageBytes</c>.</summary>
+    /// <summary>Encoded image files (PNG, JPEG, BMP, …) as <c>VarVector&lt;Byte&gt;</c> from
+    /// <c>LoadRawImageBytes</c>.</summary>
     EncodedBytes,
 
-    /// <summary>Channel-planar pixels as a <c>Vector&lt;Byte, C, H, W&gt;</c> (<c>ExtractPixels</c> with <c>outputAsFloatArray: false</c>).</summary>
+    /// <summary>Channel-planar pixels as a <c>Vector&lt;Byte, C, H, W&gt;</c> (<c>ExtractPixels</c> with
+    /// <c>outputAsFloatArray: false</c>).</summary>
     BytePixels,
 
-    /// <summary>Channel-planar pixels as a <c>Vector&lt;Single&gt;</c> of C×H×W values (<c>ExtractPixels</c>).</summary>
+    /// <summary>Channel-planar pixels as a <c>Vector&lt;Single&gt;</c> of C×H×W values
+    /// (<c>ExtractPixels</c>).</summary>
     SinglePixels,
 }
 
@@ -60,7 +64,8 @@ internal sealed class ImageColumn
     /// <param name="columnName">Name of the image column.</param>
     /// <param name="spec">Channels and the optional pixel-vector shape.</param>
     /// <param name="role">How messages call the column, for example "image".</param>
-    public static ImageColumn Resolve(DataViewSchema schema, string columnName, ImageInputSpec spec, string role = "image")
+    public static ImageColumn Resolve(DataViewSchema schema, string columnName, ImageInputSpec spec,
+        string role = "image")
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentException.ThrowIfNullOrEmpty(columnName);
@@ -88,7 +93,8 @@ internal sealed class ImageColumn
                         $"Accepted types: {ExpectedTypes}");
                 }
 
-                return new ImageColumn(column, ImageColumnKind.SinglePixels, InferShape(column, vector, spec, role), spec);
+                return new ImageColumn(column, ImageColumnKind.SinglePixels, InferShape(column, vector, spec, role),
+                    spec);
 
             default:
                 throw SchemaChecks.Mismatch(role, column, ExpectedTypes);
@@ -156,7 +162,9 @@ internal sealed class ImageColumn
         if (shape.Height <= 0 || shape.Width <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(ImageInputSpec.PixelVectorShape), shape,
-                $"The {role} column '{column.Name}' has type {vector}, which is not a valid channels x height x width shape.");
+                $"The {role} column '{column.Name}' has type {vector}, which is not a valid channels x height x " +
+                $"width " +
+                $"shape.");
         }
 
         return shape;

@@ -8,9 +8,9 @@ namespace MLNet.PromptTuning.Interop;
 
 /// <summary>
 /// Reads the image of the current row of a bound <see cref="DataViewRow"/> as a [C, H, W] tensor with
-/// <see cref="ImageInputSpec.Channels"/> channels: <c>uint8</c> for images, encoded bytes and byte pixels, <c>float32</c>
-/// (values as in the column) for float pixels. The tensor is created in the caller's dispose scope, if any.
-/// Data errors throw <see cref="InvalidDataException"/> naming the row.
+/// <see cref="ImageInputSpec.Channels"/> channels: <c>uint8</c> for images, encoded bytes and byte pixels,
+/// <c>float32</c> (values as in the column) for float pixels. The tensor is created in the caller's dispose scope, if
+/// any. Data errors throw <see cref="InvalidDataException"/> naming the row.
 /// </summary>
 internal abstract class ImageRowReader
 {
@@ -32,9 +32,11 @@ internal abstract class ImageRowReader
     private protected InvalidDataException RowError(string problem, Exception? inner = null) =>
         new($"Row {Row.Position} of image column '{Column.Column.Name}' {problem}", inner);
 
-    /// <summary>Planar uint8 [C, H, W] from an MLImage (BGRA32 or RGBA32, what ML.NET's SkiaSharp decoder yields).</summary>
+    /// <summary>Planar uint8 [C, H, W] from an MLImage (BGRA32 or RGBA32, what ML.NET's SkiaSharp decoder
+    /// yields).</summary>
     private protected torch.Tensor FromImage(MLImage image) =>
-        torch.tensor(MLImagePlanes.ToPlanar(image, Channels, p => RowError(p)), new long[] { Channels, image.Height, image.Width });
+        torch.tensor(MLImagePlanes.ToPlanar(image, Channels, p => RowError(p)),
+            new long[] { Channels, image.Height, image.Width });
 }
 
 /// <summary>Reads <c>MLImage</c> values.</summary>
@@ -173,7 +175,9 @@ internal sealed class SinglePixelsRowReader : PlanarPixelsRowReader<float>
         int bad = PixelConversion.IndexOfNonFinite(values);
         if (bad >= 0)
         {
-            throw RowError($"holds a non-finite pixel value ({values[bad].ToString(CultureInfo.InvariantCulture)}) at index {bad}; " +
+            throw RowError(
+                $"holds a non-finite pixel value ({values[bad].ToString(CultureInfo.InvariantCulture)}) at index " +
+                $"{bad}; " +
                            "pixels must be finite numbers.");
         }
     }

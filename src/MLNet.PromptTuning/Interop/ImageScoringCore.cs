@@ -8,10 +8,11 @@ namespace MLNet.PromptTuning.Interop;
 
 /// <summary>
 /// The model-agnostic half of an image classification transformer: it turns an <see cref="IImageBatchScorer"/> into
-/// ML.NET's transformer contract. <see cref="Transform"/> is lazy and scores <see cref="ImageScoringSettings.BatchSize"/>
-/// rows per scorer call; <see cref="GetRowToRowMapper"/> scores row by row for <c>PredictionEngine</c>. Outputs are
-/// those of a native multiclass trainer (<see cref="MulticlassOutputColumns"/>); scores are softmax probabilities.
-/// A transformer holds one core and forwards its <c>ITransformer</c> members to it; it saves the core's part with
+/// ML.NET's transformer contract. <see cref="Transform"/> is lazy and scores <see
+/// cref="ImageScoringSettings.BatchSize"/> rows per scorer call; <see cref="GetRowToRowMapper"/> scores row by row for
+/// <c>PredictionEngine</c>. Outputs are those of a native multiclass trainer (<see cref="MulticlassOutputColumns"/>);
+/// scores are softmax probabilities. A transformer holds one core and forwards its <c>ITransformer</c> members to it;
+/// it saves the core's part with
 /// <see cref="Save"/> and rebuilds it after loading its own model with <see cref="LoadParts"/>.
 /// </summary>
 internal sealed class ImageScoringCore
@@ -52,7 +53,8 @@ internal sealed class ImageScoringCore
     /// <summary>Always true: every output row depends only on its input row.</summary>
     public bool IsRowToRowMapper => true;
 
-    /// <summary>The output schema for <paramref name="inputSchema"/>; throws when the image column is missing or unusable.</summary>
+    /// <summary>The output schema for <paramref name="inputSchema"/>; throws when the image column is missing or
+    /// unusable.</summary>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Bind(inputSchema).OutputSchema;
 
     /// <summary>A lazy view scoring <paramref name="input"/> in batches as it is read.</summary>
@@ -63,7 +65,8 @@ internal sealed class ImageScoringCore
     }
 
     /// <summary>A row mapper scoring one row at a time (what <c>PredictionEngine</c> uses).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new ImageScoringRowMapper(this, Bind(inputSchema));
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        new ImageScoringRowMapper(this, Bind(inputSchema));
 
     /// <summary>Writes settings and classes into the owner's model stream.</summary>
     public void Save(ModelWriter writer)
@@ -95,7 +98,8 @@ internal sealed class ImageScoringCore
         int layout = r.ReadInt32();
         if (layout != LayoutVersion)
         {
-            throw new InvalidDataException($"Unknown image scoring layout {layout}; this library reads {LayoutVersion}.");
+            throw new InvalidDataException(
+                $"Unknown image scoring layout {layout}; this library reads {LayoutVersion}.");
         }
 
         string image = reader.ReadString();
@@ -106,7 +110,8 @@ internal sealed class ImageScoringCore
         PixelShape? shape = r.ReadBoolean() ? new PixelShape(r.ReadInt32(), r.ReadInt32(), r.ReadInt32()) : null;
         ClassLabels classes = reader.ReadClassLabels();
 
-        var settings = new ImageScoringSettings(image, score, predicted, batchSize, new ImageInputSpec(channels, shape));
+        var settings = new ImageScoringSettings(image, score, predicted, batchSize,
+            new ImageInputSpec(channels, shape));
         try
         {
             settings.Validate();
@@ -169,7 +174,8 @@ internal sealed class ImageScoringCore
         return images.Count;
     }
 
-    /// <summary>The predicted key (1-based index of the largest probability), or 0 (missing) when all are NaN.</summary>
+    /// <summary>The predicted key (1-based index of the largest probability), or 0 (missing) when all are
+    /// NaN.</summary>
     internal static uint PredictedKey(ReadOnlySpan<float> probabilities)
     {
         int best = -1;

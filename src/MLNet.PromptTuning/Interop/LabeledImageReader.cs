@@ -62,7 +62,8 @@ internal static class LabeledImageReader
         if (images.Count == 0)
         {
             throw new ArgumentException(unlabeled == 0
-                    ? $"The training data is empty: no rows were read from columns '{imageColumnName}' and '{labelColumnName}'."
+                    ? $"The training data is empty: no rows were read from columns '{imageColumnName}' and " +
+                        $"'{labelColumnName}'."
                     : $"The training data has no labelled rows: all {unlabeled} rows have a missing value in label " +
                       $"column '{labelColumnName}' (values MapValueToKey did not know map to missing).",
                 nameof(data));

@@ -11,7 +11,8 @@ internal static class MLNetEnvironment
     /// The environment behind <c>mlContext.MulticlassClassification.Trainers</c>: the MLContext itself, with its seed,
     /// log, cancellation and GPU settings. ML.NET's own trainers get it the same way (the accessor is internal).
     /// </summary>
-    public static IHostEnvironment GetEnvironment(MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog)
+    public static IHostEnvironment GetEnvironment(
+        MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return CatalogUtils.GetEnvironment(catalog);
@@ -21,9 +22,11 @@ internal static class MLNetEnvironment
     public static int? GetSeed(IHostEnvironment environment) => (environment as IHostEnvironmentInternal)?.Seed;
 
     /// <summary>The MLContext's <c>GpuDeviceId</c>, or null when GPU use was not requested.</summary>
-    public static int? GetGpuDeviceId(IHostEnvironment environment) => (environment as IHostEnvironmentInternal)?.GpuDeviceId;
+    public static int? GetGpuDeviceId(IHostEnvironment environment) =>
+        (environment as IHostEnvironmentInternal)?.GpuDeviceId;
 
-    /// <summary>The MLContext's <c>FallbackToCpu</c>: whether a missing GPU falls back to the CPU (default true).</summary>
+    /// <summary>The MLContext's <c>FallbackToCpu</c>: whether a missing GPU falls back to the CPU (default
+    /// true).</summary>
     public static bool GetFallbackToCpu(IHostEnvironment environment) =>
         (environment as IHostEnvironmentInternal)?.FallbackToCpu ?? true;
 }

@@ -11,19 +11,23 @@ namespace MLNet.PromptTuning.Interop;
 /// <param name="VersionWritten">Version this code writes.</param>
 /// <param name="VersionReadable">Oldest reader version that can read what this code writes.</param>
 /// <param name="VersionWeCanReadBack">Oldest written version this code can read.</param>
+/// <param name="LoaderAssembly">The assembly that declares the loader with <c>[assembly: LoadableClass]</c>; ML.NET
+/// loads it by name when it meets the model. Default: this library.</param>
 internal sealed record ModelFormat(
     string ModelSignature,
     string LoaderSignature,
     uint VersionWritten,
     uint VersionReadable,
-    uint VersionWeCanReadBack)
+    uint VersionWeCanReadBack,
+    System.Reflection.Assembly? LoaderAssembly = null)
 {
     // ModelHeader stores the loader signature in a fixed 24-char field, terminator included.
     private const int MaxLoaderSignatureLength = 23;
 
     /// <summary>
-    /// The header data. <c>loaderAssemblyName</c> is this library, so ML.NET loads and registers it by itself when it
-    /// meets the model: loading needs no <c>ComponentCatalog.RegisterAssembly</c> call.
+    /// The header data. <c>loaderAssemblyName</c> is the loader's assembly (this library by default), so ML.NET loads
+    /// and registers it by itself when it meets the model: loading needs no <c>ComponentCatalog.RegisterAssembly</c>
+    /// call.
     /// </summary>
     internal VersionInfo ToVersionInfo()
     {
@@ -36,7 +40,9 @@ internal sealed record ModelFormat(
         if (LoaderSignature.Length is 0 or > MaxLoaderSignatureLength || LoaderSignature.Any(c => c > 0x7f))
         {
             throw new InvalidOperationException(
-                $"A loader signature must be 1 to {MaxLoaderSignatureLength} ASCII characters; '{LoaderSignature}' is not.");
+                $"A loader signature must be 1 to {MaxLoaderSignatureLength} ASCII characters; '{LoaderSignature}' " +
+                $"is " +
+                $"not.");
         }
 
         return new VersionInfo(
@@ -45,6 +51,6 @@ internal sealed record ModelFormat(
             verReadableCur: VersionReadable,
             verWeCanReadBack: VersionWeCanReadBack,
             loaderSignature: LoaderSignature,
-            loaderAssemblyName: typeof(ModelFormat).Assembly.FullName);
+            loaderAssemblyName: (LoaderAssembly ?? typeof(ModelFormat).Assembly).FullName);
     }
 }

@@ -20,7 +20,8 @@ internal sealed class ModelWriter
         _environment = environment;
     }
 
-    /// <summary>Starts a component: checks the context is at a model and writes the header of <paramref name="format"/>.</summary>
+    /// <summary>Starts a component: checks the context is at a model and writes the header of <paramref
+    /// name="format"/>.</summary>
     public static ModelWriter Begin(ModelSaveContext context, ModelFormat format, IHostEnvironment environment)
     {
         ArgumentNullException.ThrowIfNull(context);

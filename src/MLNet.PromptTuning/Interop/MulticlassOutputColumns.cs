@@ -31,7 +31,8 @@ internal static class MulticlassOutputColumns
         uint setId = checked(input.GetMaxAnnotationKind(out _, AnnotationUtils.Kinds.ScoreColumnSetId) + 1);
 
         var score = new DataViewSchema.Annotations.Builder();
-        AddText(score, AnnotationUtils.Kinds.ScoreColumnKind, AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification);
+        AddText(score, AnnotationUtils.Kinds.ScoreColumnKind,
+            AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification);
         score.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType,
             (ValueGetter<uint>)((ref uint dst) => dst = setId));
         AddText(score, AnnotationUtils.Kinds.ScoreValueKind, AnnotationUtils.Const.ScoreValueKind.Score);
@@ -39,7 +40,8 @@ internal static class MulticlassOutputColumns
         classes.AddSlotNames(score);
 
         var predicted = new DataViewSchema.Annotations.Builder();
-        AddText(predicted, AnnotationUtils.Kinds.ScoreColumnKind, AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification);
+        AddText(predicted, AnnotationUtils.Kinds.ScoreColumnKind,
+            AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification);
         AddText(predicted, AnnotationUtils.Kinds.ScoreValueKind, AnnotationUtils.Const.ScoreValueKind.PredictedLabel);
         classes.AddKeyValues(predicted);
         predicted.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType,
@@ -73,8 +75,10 @@ internal static class MulticlassOutputColumns
         new(scoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false,
             new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label)));
 
-    /// <summary>The predicted label's shape: a key carrying the label's KeyValues plus the trainer-output annotations.</summary>
-    public static SchemaShape.Column PredictedLabelColumnShape(string predictedLabelColumnName, SchemaShape.Column label)
+    /// <summary>The predicted label's shape: a key carrying the label's KeyValues plus the trainer-output
+    /// annotations.</summary>
+    public static SchemaShape.Column PredictedLabelColumnShape(string predictedLabelColumnName,
+        SchemaShape.Column label)
     {
         var annotations = label.Annotations
             .Where(a => a.Name == AnnotationUtils.Kinds.KeyValues)
@@ -86,6 +90,7 @@ internal static class MulticlassOutputColumns
     private static void AddText(DataViewSchema.Annotations.Builder builder, string kind, string value)
     {
         ReadOnlyMemory<char> text = value.AsMemory();
-        builder.Add(kind, TextDataViewType.Instance, (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> dst) => dst = text));
+        builder.Add(kind, TextDataViewType.Instance,
+            (ValueGetter<ReadOnlyMemory<char>>)((ref ReadOnlyMemory<char> dst) => dst = text));
     }
 }

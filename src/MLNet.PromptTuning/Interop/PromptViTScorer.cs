@@ -27,7 +27,7 @@ internal sealed class PromptViTScorer : IImageBatchScorer, IDisposable
 
     public torch.Tensor ScoreBatch(IReadOnlyList<torch.Tensor> images)
     {
-        var pixels = images.Select(image => ToEightBitRange(image, _pixelValueScale)).ToArray();
+        var pixels = images.Select(image => PixelRounding.ToEightBitRange(image, _pixelValueScale)).ToArray();
         // One forward at a time: PredictionEngines on several threads share this model, and libtorch already uses
         // every core for a single batch.
         lock (_gate)
@@ -36,12 +36,6 @@ internal sealed class PromptViTScorer : IImageBatchScorer, IDisposable
             return _model.Forward(batch, ForwardContext.Inference).Logits;      // [B, classes]
         }
     }
-
-    /// <summary>Float pixels are mapped to [0, 255] and rounded to 8-bit steps, exactly as training cached them.</summary>
-    internal static torch.Tensor ToEightBitRange(torch.Tensor image, float pixelValueScale) =>
-        image.dtype == torch.ScalarType.Byte
-            ? image
-            : (image * (pixelValueScale * 255f)).round().clamp(0, 255);
 
     public void Dispose() => _preprocessor.Dispose();
 }

@@ -32,7 +32,8 @@ internal static class SchemaChecks
         DataViewSchema.Column label = FindColumn(schema, labelColumnName, "label");
         if (label.Type is not KeyDataViewType)
         {
-            throw new ArgumentOutOfRangeException(nameof(schema), label.Type, LabelNotKeyMessage(labelColumnName, label.Type.ToString() ?? "unknown"));
+            throw new ArgumentOutOfRangeException(nameof(schema), label.Type,
+                LabelNotKeyMessage(labelColumnName, label.Type.ToString() ?? "unknown"));
         }
 
         return label;

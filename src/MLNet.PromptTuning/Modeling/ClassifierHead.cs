@@ -8,7 +8,8 @@ namespace MLNet.PromptTuning.Modeling;
 /// <summary>Creates the linear classification head.</summary>
 internal static class ClassifierHead
 {
-    /// <summary>The bias that makes every class start at probability 0.01 under a sigmoid: -ln((1 - 0.01) / 0.01).</summary>
+    /// <summary>The bias that makes every class start at probability 0.01 under a sigmoid: -ln((1 - 0.01) /
+    /// 0.01).</summary>
     public const double PriorBias = -4.59511985013459;
 
     /// <summary>Standard deviation of <see cref="HeadInitialization.SmallTruncatedNormal"/>.</summary>
@@ -31,7 +32,8 @@ internal static class ClassifierHead
                 break;
             default:
                 head.Dispose();
-                throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "Unknown head initialisation.");
+                throw new ArgumentOutOfRangeException(nameof(initialization), initialization,
+                    "Unknown head initialisation.");
         }
 
         return head;

@@ -5,8 +5,8 @@ public enum HeadInitialization
 {
     /// <summary>
     /// Truncated normal with standard deviation 0.02 (bounds ±2) and zero bias, as timm's ViT initialises its head. The
-    /// starting logits are small, so training begins at a loss near ln(C), and an adaptive optimiser (AdamW, the default)
-    /// at a prompt-tuning learning rate trains the head in a few epochs. The default.
+    /// starting logits are small, so training begins at a loss near ln(C), and an adaptive optimiser (AdamW, the
+    /// default) at a prompt-tuning learning rate trains the head in a few epochs. The default.
     /// </summary>
     SmallTruncatedNormal = 0,
 

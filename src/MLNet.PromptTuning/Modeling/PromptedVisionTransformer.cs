@@ -11,8 +11,9 @@ namespace MLNet.PromptTuning.Modeling;
 /// <summary>
 /// A frozen backbone, one prompt method and a linear head: the model that prompt tuning trains. Its own state-dict keys
 /// are <c>prompt.&lt;id&gt;.*</c> and <c>head.*</c>, plus <c>backbone.*</c> (timm names) when it owns its backbone;
-/// a shared frozen backbone stays outside the model's state so several models can use one copy in memory. Only the
-/// method's and the head's parameters train unless the method trains the backbone too (full fine-tuning).
+/// a shared frozen backbone stays outside the model's state so several models can use one copy in memory. What trains
+/// is the model's <see cref="Scope"/>: the method's and the head's parameters, and the backbone's own when the scope
+/// says so (full fine-tuning).
 /// </summary>
 public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
 {
@@ -24,21 +25,25 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
     private readonly bool _ownsBackbone;
 
     /// <summary>Creates the model.</summary>
-    /// <param name="backbone">The pretrained backbone. Methods that train the backbone get a private copy.</param>
-    /// <param name="methodOptions">Which method, with its options.</param>
+    /// <param name="backbone">The pretrained backbone. A scope that trains the backbone gets a private copy.</param>
+    /// <param name="methodOptions">Which method, with its options (resolved in <see
+    /// cref="PromptMethodRegistry"/>).</param>
     /// <param name="numberOfClasses">Number of classes, at least 2.</param>
     /// <param name="ownsBackbone">Whether disposing this model disposes <paramref name="backbone"/>.</param>
-    /// <param name="registry">Where the method id is resolved; <see cref="PromptMethodRegistry.Default"/> when null.</param>
     /// <param name="headInitialization">How the head's weights start; see <see cref="HeadInitialization"/>.</param>
+    /// <param name="scope">What trains; default the one the method's options propose
+    /// (<see cref="PromptMethodOptions.Scope"/>).</param>
     public PromptedVisionTransformer(
         VisionTransformer backbone,
         PromptMethodOptions methodOptions,
         int numberOfClasses,
         bool ownsBackbone = false,
-        PromptMethodRegistry? registry = null,
-        HeadInitialization headInitialization = HeadInitialization.SmallTruncatedNormal)
+        HeadInitialization headInitialization = HeadInitialization.SmallTruncatedNormal,
+        TuningScope? scope = null)
         : base("prompted_vit")
     {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(methodOptions);
         if (numberOfClasses < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(numberOfClasses), numberOfClasses,
@@ -51,8 +56,19 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
                 $"Expected one of: {string.Join(", ", Enum.GetNames<HeadInitialization>())}.");
         }
 
-        _method = (registry ?? PromptMethodRegistry.Default).Create(methodOptions, backbone.Description);
-        if (_method.TrainsBackbone && !ownsBackbone)
+        // The method validates its options first, so an option that also shapes the scope is reported by its name.
+        _method = PromptMethodRegistry.Default.Create(methodOptions, backbone.Description);
+        Scope = scope ?? methodOptions.Scope;
+        try
+        {
+            Scope.Validate();
+        }
+        catch
+        {
+            _method.Dispose();
+            throw;
+        }
+        if (Scope.TrainsBackbone && !ownsBackbone)
         {
             // Training would change a backbone other models may share: train a private copy instead.
             backbone = CopyOf(backbone);
@@ -75,10 +91,17 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
 
         register_module("prompt", _prompt);
         register_module("head", _head);
-        _backbone.SetTrainable(_method.TrainsBackbone);
+        _backbone.SetTrainable(Scope.TrainsBackbone);
     }
 
-    /// <summary>The backbone (frozen unless the method trains it).</summary>
+    /// <summary>What trains (head and method always; the backbone when the scope says so) and the backbone's
+    /// stochastic depth in training passes.</summary>
+    public TuningScope Scope { get; }
+
+    /// <inheritdoc/>
+    public TrainingDefaults TrainingDefaults => _method.Options.TrainingDefaults;
+
+    /// <summary>The backbone (frozen unless the scope trains it).</summary>
     public VisionTransformer Backbone => _backbone;
 
     /// <summary>The attached prompt method.</summary>
@@ -107,18 +130,19 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
             throw new ArgumentOutOfRangeException(nameof(precision), precision, "Expected Float32 or BFloat16.");
         }
 
-        if (precision == ScalarType.BFloat16 && _method.TrainsBackbone)
+        if (precision == ScalarType.BFloat16 && Scope.TrainsBackbone)
         {
             throw new NotSupportedException(
-                "bfloat16 compute keeps float32 master weights only for prompt and head parameters; a method that trains " +
-                "the backbone (full fine-tuning) needs Precision = Float32.");
+                "bfloat16 compute keeps float32 master weights only for prompt and head parameters; a scope that " +
+                "trains the backbone (full fine-tuning) needs Precision = Float32.");
         }
 
         _backbone.to(precision);
         ComputePrecision = precision;
     }
 
-    /// <summary>True when the backbone belongs to this model (created for it, or a private copy for full fine-tuning).</summary>
+    /// <summary>True when the backbone belongs to this model (created for it, or a private copy for full
+    /// fine-tuning).</summary>
     public bool OwnsBackbone => _ownsBackbone;
 
     /// <inheritdoc/>
@@ -136,7 +160,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
     public ClassifierOutput Forward(Tensor images, ForwardContext context)
     {
         var input = images.dtype == ComputePrecision ? images : images.to(ComputePrecision);
-        var promptContext = _backbone.Run(input, _method, context);
+        var promptContext = _backbone.Run(input, _method, context, Scope);
         var features = _method.SelectFeatures(promptContext);                            // [B, D]
         var logits = _head.call(features.to(ScalarType.Float32));                         // [B, C]
         return new ClassifierOutput(logits, promptContext.AuxiliaryLosses);
@@ -154,7 +178,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
     public IReadOnlyList<ParameterGroup> GetParameterGroups()
     {
         var groups = _method.GetParameterGroups().ToList();
-        if (_method.TrainsBackbone)
+        if (Scope.TrainsBackbone)
         {
             // timm's convention: no weight decay on 1-D tensors (norms, biases) nor on the class/position embeddings.
             var named = _backbone.named_parameters().ToList();
@@ -171,7 +195,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
         return groups;
     }
 
-    /// <summary>Number of trainable parameters (method, head, and backbone when it trains).</summary>
+    /// <summary>Number of trainable parameters (method, head, and backbone when the scope trains it).</summary>
     public long CountTrainableParameters() =>
         GetParameterGroups().SelectMany(g => g.Parameters).Sum(p => p.numel());
 
@@ -179,7 +203,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
     public void SetTrainingMode(bool training)
     {
         train(training);
-        // The backbone has no dropout; stochastic depth is driven by the method and the forward context, so the
+        // The backbone has no dropout; stochastic depth is driven by the scope and the forward context, so the
         // backbone is kept in evaluation mode regardless (VPT's train() override).
         _backbone.eval();
     }

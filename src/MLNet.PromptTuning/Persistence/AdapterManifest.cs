@@ -16,6 +16,10 @@ internal sealed class AdapterManifest
 
     public string? Method { get; set; }
 
+    /// <summary>The assembly that defines the method when it is not this library (how a fresh process finds
+    /// it).</summary>
+    public string? MethodAssembly { get; set; }
+
     public JsonElement MethodOptions { get; set; }
 
     public string[]? Classes { get; set; }

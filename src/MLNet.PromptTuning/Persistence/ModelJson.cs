@@ -24,10 +24,13 @@ internal static class ModelJson
     public static string SerializeMethodOptions(PromptMethodOptions options) =>
         JsonSerializer.Serialize(options, options.GetType(), Options);
 
-    /// <summary>Rebuilds method options of the registered type for <paramref name="methodId"/>.</summary>
-    public static PromptMethodOptions DeserializeMethodOptions(string methodId, string json, PromptMethodRegistry registry)
+    /// <summary>
+    /// Rebuilds method options of the type registered for <paramref name="methodId"/>, reading the declarations of
+    /// <paramref name="methodAssembly"/> (the assembly the model names as the method's home) when the id is unknown.
+    /// </summary>
+    public static PromptMethodOptions DeserializeMethodOptions(string methodId, string json, string? methodAssembly)
     {
-        Type type = registry.GetOptionsType(methodId);
+        Type type = PromptMethodRegistry.Default.GetOptionsType(methodId, methodAssembly);
         return JsonSerializer.Deserialize(json, type, Options) as PromptMethodOptions
             ?? throw new InvalidDataException($"The stored options of method '{methodId}' are empty.");
     }

@@ -43,7 +43,8 @@ public sealed class AttentionExtras
     {
         if (tokens.dim() != 3)
         {
-            throw new ArgumentException($"Extra key/value tokens must be [B, P, D]; got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+            throw new ArgumentException(
+                $"Extra key/value tokens must be [B, P, D]; got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
         }
 
         ExtraKeyValueTokens = tokens;

@@ -45,7 +45,8 @@ public sealed class BackboneDescription
     /// <summary>Number of prefix tokens (the class token).</summary>
     public int NumPrefixTokens => Config.NumPrefixTokens;
 
-    /// <summary>Detached copies of block <paramref name="layer"/>'s self-attention weights (the caller disposes them).</summary>
+    /// <summary>Detached copies of block <paramref name="layer"/>'s self-attention weights (the caller disposes
+    /// them).</summary>
     public FrozenAttentionWeights GetAttentionWeights(int layer)
     {
         if (layer < 0 || layer >= Depth)

@@ -13,7 +13,8 @@ public enum BlockSite
     /// <summary>Added to the attention branch output, in parallel with self-attention (CVPT insert 2).</summary>
     ParallelToAttention,
 
-    /// <summary>Added to the residual stream between the attention and MLP branches (CVPT insert 3, its default).</summary>
+    /// <summary>Added to the residual stream between the attention and MLP branches (CVPT insert 3, its
+    /// default).</summary>
     AfterAttention,
 
     /// <summary>Added to the normalised MLP input, inside the MLP branch (CVPT insert 4).</summary>

@@ -68,7 +68,8 @@ public sealed class PromptContext
     /// <summary>Auxiliary losses recorded during this pass.</summary>
     public IReadOnlyList<AuxiliaryLoss> AuxiliaryLosses => _auxiliaryLosses;
 
-    /// <summary>Casts a method-owned tensor (a parameter, typically) to the device and element type of this pass.</summary>
+    /// <summary>Casts a method-owned tensor (a parameter, typically) to the device and element type of this
+    /// pass.</summary>
     public Tensor ToCompute(Tensor tensor) =>
         tensor.device == Device && tensor.dtype == ComputeType ? tensor : tensor.to(ComputeType, Device);
 
@@ -79,14 +80,16 @@ public sealed class PromptContext
         {
             throw new ArgumentException(
                 $"SetTokens keeps the layout, so the shape must stay [{string.Join(", ", _tokens.shape)}]; " +
-                $"got [{string.Join(", ", tokens.shape)}]. Use InsertSegment/ReplaceSegment/RemoveSegment to change it.",
+                $"got [{string.Join(", ", tokens.shape)}]. Use InsertSegment/ReplaceSegment/RemoveSegment to change " +
+                $"it.",
                 nameof(tokens));
         }
 
         _tokens = tokens;
     }
 
-    /// <summary>Sets the sequence produced by a block or the final norm (same layout; the backbone's own step).</summary>
+    /// <summary>Sets the sequence produced by a block or the final norm (same layout; the backbone's own
+    /// step).</summary>
     internal void SetTokensAfterBlock(Tensor tokens) => _tokens = tokens;
 
     /// <summary>The tokens of the named segment, [B, length, D] (a view).</summary>
@@ -99,7 +102,8 @@ public sealed class PromptContext
         Tensor segment = BroadcastToBatch(tokens, nameof(tokens));
         var layout = Layout.Insert(new TokenSegment(name, TokenRole.Prompt, (int)segment.shape[1]), position);
         int at = layout.OffsetOf(name);
-        _tokens = torch.cat(new[] { _tokens.narrow(1, 0, at), segment, _tokens.narrow(1, at, _tokens.shape[1] - at) }, 1);
+        _tokens = torch.cat(new[] { _tokens.narrow(1, 0, at), segment, _tokens.narrow(1, at, _tokens.shape[1] - at) },
+            1);
         Layout = layout;
     }
 
@@ -129,7 +133,8 @@ public sealed class PromptContext
         Layout = Layout.Remove(name);
     }
 
-    /// <summary>The backbone's own pooling of the final tokens (class token, or mean of non-prefix tokens), [B, D].</summary>
+    /// <summary>The backbone's own pooling of the final tokens (class token, or mean of non-prefix tokens), [B,
+    /// D].</summary>
     public Tensor PoolWithBackbone() => _backbonePooling(this);
 
     /// <summary>
@@ -138,13 +143,15 @@ public sealed class PromptContext
     /// </summary>
     public Tensor NormalizePooled(Tensor pooled) => _pooledNorm(pooled);
 
-    /// <summary>Stores a tensor under <paramref name="key"/> for later hooks of the same pass (LSPT's LSTM state).</summary>
+    /// <summary>Stores a tensor under <paramref name="key"/> for later hooks of the same pass (LSPT's LSTM
+    /// state).</summary>
     public void SetState(string key, Tensor value) => _state[key] = value;
 
     /// <summary>The tensor stored under <paramref name="key"/>, or null.</summary>
     public Tensor? GetState(string key) => _state.TryGetValue(key, out var value) ? value : null;
 
-    /// <summary>Records an auxiliary loss; the trainer adds <paramref name="weight"/> × <paramref name="value"/> to the objective.</summary>
+    /// <summary>Records an auxiliary loss; the trainer adds <paramref name="weight"/> × <paramref name="value"/> to the
+    /// objective.</summary>
     public void AddAuxiliaryLoss(string name, Tensor value, double weight) =>
         _auxiliaryLosses.Add(new AuxiliaryLoss(name, value * weight));
 

@@ -41,36 +41,30 @@ public abstract class PromptMethod : nn.Module
     /// <summary>The backbone this method is bound to.</summary>
     protected BackboneDescription Backbone { get; }
 
-    /// <summary>The block sites this method contributes at; the backbone offers no others (zero cost when empty).</summary>
+    /// <summary>The block sites this method contributes at; the backbone offers no others (zero cost when
+    /// empty).</summary>
     public virtual IReadOnlySet<BlockSite> UsedSites => NoSites;
-
-    /// <summary>True when the backbone's own weights are trained too (full fine-tuning).</summary>
-    public virtual bool TrainsBackbone => false;
-
-    /// <summary>
-    /// Stochastic-depth rate of the backbone during training (0 = off, the VPT convention of a backbone kept in
-    /// evaluation mode). Rates grow linearly from 0 at the first block to this value at the last, as in timm.
-    /// </summary>
-    public virtual double BackboneStochasticDepthRate => 0;
 
     /// <summary>After patch and position embedding, before block 0: insert shallow prompts or edit the input.</summary>
     public virtual void OnEmbeddings(PromptContext context)
     {
     }
 
-    /// <summary>Before block <paramref name="layer"/>: change prompt segments, read tokens, fill attention extras.</summary>
+    /// <summary>Before block <paramref name="layer"/>: change prompt segments, read tokens, fill attention
+    /// extras.</summary>
     public virtual void OnBlockStarting(int layer, PromptContext context)
     {
     }
 
     /// <summary>
     /// A side branch at <paramref name="site"/> inside block <paramref name="layer"/>, given the residual stream
-    /// <paramref name="residual"/> there; the returned tensor (same shape) is added as <see cref="BlockSite"/> describes.
-    /// Return null to add nothing.
+    /// <paramref name="residual"/> there; the returned tensor (same shape) is added as <see cref="BlockSite"/>
+    /// describes. Return null to add nothing.
     /// </summary>
     public virtual Tensor? ContributeAt(int layer, BlockSite site, Tensor residual, PromptContext context) => null;
 
-    /// <summary>After block <paramref name="layer"/>: drop segments, update carried state, record auxiliary losses.</summary>
+    /// <summary>After block <paramref name="layer"/>: drop segments, update carried state, record auxiliary
+    /// losses.</summary>
     public virtual void OnBlockFinished(int layer, PromptContext context)
     {
     }

@@ -19,7 +19,8 @@ public sealed class TokenLayout
         _segments = segments;
     }
 
-    /// <summary>The layout after embedding: the class token followed by <paramref name="patchCount"/> patches.</summary>
+    /// <summary>The layout after embedding: the class token followed by <paramref name="patchCount"/>
+    /// patches.</summary>
     public static TokenLayout Initial(int patchCount) => new(new[]
     {
         new TokenSegment(ClassTokenSegment, TokenRole.Prefix, 1),

@@ -16,10 +16,12 @@ internal static class MemoryRelease
 {
     private static volatile bool _trimUnavailable;
 
-    /// <summary>A blocking generation-0 collection: cheap, because almost nothing a finished step allocated survives it.</summary>
+    /// <summary>A blocking generation-0 collection: cheap, because almost nothing a finished step allocated survives
+    /// it.</summary>
     public static void CollectYoungObjects() => GC.Collect(0, GCCollectionMode.Forced, blocking: true);
 
-    /// <summary>Calls glibc's <c>malloc_trim(0)</c>; returns false where it does not exist (Windows, macOS, musl).</summary>
+    /// <summary>Calls glibc's <c>malloc_trim(0)</c>; returns false where it does not exist (Windows, macOS,
+    /// musl).</summary>
     public static bool TrimNativeHeap()
     {
         if (_trimUnavailable || !OperatingSystem.IsLinux())

@@ -3,7 +3,8 @@ using TorchSharp;
 
 namespace MLNet.PromptTuning.Runtime;
 
-/// <summary>Parses the user-facing device string (<c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>) into a torch device.</summary>
+/// <summary>Parses the user-facing device string (<c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>) into a torch
+/// device.</summary>
 internal static class TorchDevices
 {
     /// <summary>
@@ -13,7 +14,8 @@ internal static class TorchDevices
     /// <param name="specification">The device string, case-insensitive.</param>
     /// <param name="optionName">The option the string came from, named in error messages.</param>
     /// <exception cref="ArgumentException">The string is not one of the accepted forms.</exception>
-    /// <exception cref="NotSupportedException">CUDA was asked for but is not available, or the index is out of range.</exception>
+    /// <exception cref="NotSupportedException">CUDA was asked for but is not available, or the index is out of
+    /// range.</exception>
     public static torch.Device Resolve(string? specification, string optionName = "Device")
     {
         var spec = (specification ?? "auto").Trim().ToLowerInvariant();
@@ -36,7 +38,8 @@ internal static class TorchDevices
         }
 
         throw new ArgumentException(
-            $"{optionName} '{specification}' is not recognised; expected 'auto', 'cpu', 'cuda' or 'cuda:N' (N = GPU index).",
+            $"{optionName} '{specification}' is not recognised; expected 'auto', 'cpu', 'cuda' or 'cuda:N' (N = GPU " +
+            $"index).",
             optionName);
     }
 
@@ -47,7 +50,8 @@ internal static class TorchDevices
         {
             return torch.cuda.is_available();
         }
-        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException)
+        catch (Exception e) when (
+            e is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException)
         {
             return false;
         }
@@ -58,7 +62,8 @@ internal static class TorchDevices
         if (!IsCudaAvailable())
         {
             throw new NotSupportedException(
-                $"{optionName} is '{specification}' but CUDA is not available: the process loaded a CPU-only libtorch " +
+                $"{optionName} is '{specification}' but CUDA is not available: the process loaded a CPU-only " +
+                $"libtorch " +
                 "or no GPU is visible. Build the application with the CUDA backend (-p:TorchBackend=cuda) on a " +
                 $"machine with an NVIDIA driver, or set {optionName} to 'auto' or 'cpu'.");
         }
@@ -67,7 +72,8 @@ internal static class TorchDevices
         if (index >= count)
         {
             throw new NotSupportedException(
-                $"{optionName} is '{specification}' but only {count} CUDA device(s) are visible (valid indices 0..{count - 1}).");
+                $"{optionName} is '{specification}' but only {count} CUDA device(s) are visible (valid indices " +
+                $"0..{count - 1}).");
         }
     }
 }

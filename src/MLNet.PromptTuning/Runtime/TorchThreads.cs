@@ -8,7 +8,8 @@ namespace MLNet.PromptTuning.Runtime;
 /// </summary>
 internal static class TorchThreads
 {
-    /// <summary>Sets the intra-op thread count when <paramref name="threads"/> has a value; returns the count in effect.</summary>
+    /// <summary>Sets the intra-op thread count when <paramref name="threads"/> has a value; returns the count in
+    /// effect.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is not positive.</exception>
     public static int Configure(int? threads, string optionName = "NumberOfThreads")
     {
@@ -16,7 +17,8 @@ internal static class TorchThreads
         {
             if (n <= 0)
             {
-                throw new ArgumentOutOfRangeException(optionName, n, $"{optionName} must be positive or null (keep libtorch's default).");
+                throw new ArgumentOutOfRangeException(optionName, n,
+                    $"{optionName} must be positive or null (keep libtorch's default).");
             }
 
             if (torch.get_num_threads() != n)

@@ -14,7 +14,8 @@ public sealed class ClassifierPredictor
     private readonly torch.Device _device;
     private readonly TrainingPrecision _precision;
 
-    /// <summary>Moves <paramref name="model"/> to the device (<see cref="ITrainableClassifier.MoveTo"/>) and prepares it for scoring.</summary>
+    /// <summary>Moves <paramref name="model"/> to the device (<see cref="ITrainableClassifier.MoveTo"/>) and prepares
+    /// it for scoring.</summary>
     /// <param name="model">The classifier (left in evaluation mode).</param>
     /// <param name="device">Device string as in <see cref="TrainingOptions.Device"/>. Default <c>auto</c>.</param>
     /// <param name="precision">Forward precision, as in training. Default float32.</param>
@@ -22,17 +23,20 @@ public sealed class ClassifierPredictor
     /// <exception cref="ArgumentException">An argument is invalid.</exception>
     /// <exception cref="NotSupportedException">CUDA was requested but is not available.</exception>
     public ClassifierPredictor(
-        ITrainableClassifier model, string device = "auto", TrainingPrecision precision = TrainingPrecision.Float32, int batchSize = 64)
+        ITrainableClassifier model, string device = "auto", TrainingPrecision precision = TrainingPrecision.Float32,
+            int batchSize = 64)
         : this(model, TorchDevices.Resolve(device), precision, batchSize)
     {
     }
 
-    internal ClassifierPredictor(ITrainableClassifier model, torch.Device device, TrainingPrecision precision, int batchSize)
+    internal ClassifierPredictor(ITrainableClassifier model, torch.Device device, TrainingPrecision precision,
+        int batchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (batchSize <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batchSize must be positive; got {batchSize}.");
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
+                $"batchSize must be positive; got {batchSize}.");
         }
 
         _model = model;
@@ -56,7 +60,8 @@ public sealed class ClassifierPredictor
         return PredictScores(data.Images);
     }
 
-    /// <summary>Softmax class probabilities for a stack of images of any size (scored in batches of <see cref="BatchSize"/>).</summary>
+    /// <summary>Softmax class probabilities for a stack of images of any size (scored in batches of <see
+    /// cref="BatchSize"/>).</summary>
     /// <param name="images">uint8 (or float in [0, 255]) images [N, C, H, W] with C = 1 or 3.</param>
     /// <returns>float32 [N, classes] on the CPU; the caller owns it.</returns>
     public torch.Tensor PredictScores(torch.Tensor images)
@@ -64,7 +69,8 @@ public sealed class ClassifierPredictor
         ArgumentNullException.ThrowIfNull(images);
         using var preprocessor = new ImagePreprocessor(_model.Preprocessing);
         var count = images.shape[0];
-        var result = torch.empty(new[] { count, (long)_model.NumberOfClasses }, torch.ScalarType.Float32).DetachFromDisposeScope();
+        var result = torch.empty(new[] { count, (long)_model.NumberOfClasses },
+            torch.ScalarType.Float32).DetachFromDisposeScope();
         ForEachBatch(preprocessor, images, (logits, start) =>
         {
             var probabilities = torch.nn.functional.softmax(logits, 1).cpu(); // [B, C]
@@ -98,12 +104,14 @@ public sealed class ClassifierPredictor
         return correct / (double)data.Count;
     }
 
-    /// <summary>Runs the model on consecutive batches; <paramref name="consume"/> sees float32 logits [B, C] inside the batch's scope.</summary>
+    /// <summary>Runs the model on consecutive batches; <paramref name="consume"/> sees float32 logits [B, C] inside the
+    /// batch's scope.</summary>
     private void ForEachBatch(ImagePreprocessor preprocessor, torch.Tensor images, Action<torch.Tensor, long> consume)
     {
         if (images.dim() != 4)
         {
-            throw new ArgumentException($"Expected images [N, C, H, W]; got shape [{string.Join(", ", images.shape)}].", nameof(images));
+            throw new ArgumentException($"Expected images [N, C, H, W]; got shape [{string.Join(", ", images.shape)}].",
+                nameof(images));
         }
 
         _model.SetTrainingMode(false);

@@ -12,11 +12,18 @@ public interface ITrainableClassifier
     /// <summary>The TorchSharp module holding the trainable parameters (its state is what checkpoints save).</summary>
     torch.nn.Module Module { get; }
 
-    /// <summary>Moves everything the forward pass uses (including a shared frozen backbone) to <paramref name="device"/>.</summary>
+    /// <summary>Moves everything the forward pass uses (including a shared frozen backbone) to <paramref
+    /// name="device"/>.</summary>
     void MoveTo(torch.Device device);
 
     /// <summary>Number of classes the head predicts.</summary>
     int NumberOfClasses { get; }
+
+    /// <summary>
+    /// The learning rate and warm-up this model trains well with, used when <see cref="TrainingOptions"/> leaves them
+    /// unset. Default <see cref="TrainingDefaults.Generic"/>.
+    /// </summary>
+    TrainingDefaults TrainingDefaults => TrainingDefaults.Generic;
 
     /// <summary>The input contract: images are resized and normalised to this before <see cref="Forward"/>.</summary>
     ImagePreprocessing Preprocessing { get; }

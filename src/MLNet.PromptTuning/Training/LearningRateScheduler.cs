@@ -22,7 +22,8 @@ internal sealed class LearningRateScheduler
         _stepsPerEpoch = stepsPerEpoch;
         _warmupEpochs = warmupEpochs;
         _totalSteps = (long)epochs * stepsPerEpoch;
-        _warmupSteps = Math.Min(_totalSteps, (long)Math.Round(warmupEpochs * stepsPerEpoch, MidpointRounding.AwayFromZero));
+        _warmupSteps = Math.Min(_totalSteps,
+            (long)Math.Round(warmupEpochs * stepsPerEpoch, MidpointRounding.AwayFromZero));
     }
 
     /// <summary>Number of warmup steps of the per-step schedules.</summary>

@@ -10,36 +10,39 @@ namespace MLNet.PromptTuning.Training;
 /// </summary>
 internal static class OptimizerFactory
 {
-    public static OptimizerHelper Create(TrainingOptions options, IReadOnlyList<ParameterGroup> groups)
+    /// <summary>The optimiser over <paramref name="groups"/> at base rate <paramref name="learningRate"/>.</summary>
+    public static OptimizerHelper Create(TrainingOptions options, double learningRate,
+        IReadOnlyList<ParameterGroup> groups)
     {
         switch (options.Optimizer)
         {
             case OptimizerKind.AdamW:
                 var adamGroups = groups.Select(g => new AdamW.ParamGroup(
                     g.Parameters.ToArray(),
-                    lr: options.LearningRate * g.LearningRateScale,
+                    lr: learningRate * g.LearningRateScale,
                     beta1: options.AdamBeta1,
                     beta2: options.AdamBeta2,
                     eps: options.AdamEpsilon,
                     weight_decay: g.ApplyWeightDecay ? options.WeightDecay : 0.0)).ToArray();
                 return torch.optim.AdamW(
-                    adamGroups, options.LearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, 0.0);
+                    adamGroups, learningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon, 0.0);
             case OptimizerKind.Sgd:
                 var sgdGroups = groups.Select(g => new SGD.ParamGroup(
                     g.Parameters.ToArray(),
-                    lr: options.LearningRate * g.LearningRateScale,
+                    lr: learningRate * g.LearningRateScale,
                     momentum: options.Momentum,
                     dampening: 0.0,
                     weight_decay: g.ApplyWeightDecay ? options.WeightDecay : 0.0,
                     nesterov: false)).ToArray();
-                return torch.optim.SGD(sgdGroups, options.LearningRate, options.Momentum);
+                return torch.optim.SGD(sgdGroups, learningRate, options.Momentum);
             default:
                 throw new NotSupportedException($"Optimizer {options.Optimizer} is not supported; use AdamW or Sgd.");
         }
     }
 
     /// <summary>Sets every group's rate to <paramref name="baseRate"/> times the group's scale.</summary>
-    public static void SetLearningRate(torch.optim.Optimizer optimizer, IReadOnlyList<ParameterGroup> groups, double baseRate)
+    public static void SetLearningRate(torch.optim.Optimizer optimizer, IReadOnlyList<ParameterGroup> groups,
+        double baseRate)
     {
         int i = 0;
         foreach (var controller in optimizer.ParamGroups)
@@ -48,7 +51,8 @@ internal static class OptimizerFactory
         }
     }
 
-    /// <summary>Adds the optimiser state to <paramref name="tensors"/> (as CPU copies) and returns the per-parameter step counters.</summary>
+    /// <summary>Adds the optimiser state to <paramref name="tensors"/> (as CPU copies) and returns the per-parameter
+    /// step counters.</summary>
     public static long[] SaveState(OptimizerHelper optimizer, IDictionary<string, torch.Tensor> tensors)
     {
         var states = optimizer.state_dict().State;
@@ -70,7 +74,8 @@ internal static class OptimizerFactory
 
                     break;
                 default:
-                    throw new NotSupportedException($"Optimizer state {states[i].GetType().Name} cannot be checkpointed.");
+                    throw new NotSupportedException(
+                        $"Optimizer state {states[i].GetType().Name} cannot be checkpointed.");
             }
         }
 
@@ -78,13 +83,15 @@ internal static class OptimizerFactory
     }
 
     /// <summary>Restores what <see cref="SaveState"/> wrote, onto the device of each parameter.</summary>
-    public static void LoadState(OptimizerHelper optimizer, IReadOnlyDictionary<string, torch.Tensor> tensors, long[] steps)
+    public static void LoadState(OptimizerHelper optimizer, IReadOnlyDictionary<string, torch.Tensor> tensors,
+        long[] steps)
     {
         var states = optimizer.state_dict().State;
         if (steps.Length != states.Count)
         {
             throw new InvalidDataException(
-                $"The checkpoint's optimiser state covers {steps.Length} parameters; the optimiser has {states.Count}.");
+                $"The checkpoint's optimiser state covers {steps.Length} parameters; the optimiser has " +
+                $"{states.Count}.");
         }
 
         using var noGrad = torch.no_grad();
@@ -119,14 +126,16 @@ internal static class OptimizerFactory
     }
 
     private static torch.Tensor Require(IReadOnlyDictionary<string, torch.Tensor> tensors, string name) =>
-        tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"The checkpoint lacks tensor '{name}'.");
+        tensors.TryGetValue(name, out var t) ? t
+            : throw new InvalidDataException($"The checkpoint lacks tensor '{name}'.");
 
     private static void CopyInto(torch.Tensor target, torch.Tensor source)
     {
         if (!target.shape.SequenceEqual(source.shape))
         {
             throw new InvalidDataException(
-                $"Optimiser state shape [{string.Join(", ", source.shape)}] does not match [{string.Join(", ", target.shape)}].");
+                $"Optimiser state shape [{string.Join(", ", source.shape)}] does not match " +
+                $"[{string.Join(", ", target.shape)}].");
         }
 
         target.copy_(source);

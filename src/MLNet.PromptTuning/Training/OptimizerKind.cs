@@ -3,7 +3,8 @@ namespace MLNet.PromptTuning.Training;
 /// <summary>The optimiser that updates the trainable parameter groups.</summary>
 public enum OptimizerKind
 {
-    /// <summary>AdamW (decoupled weight decay), PyTorch semantics. The usual choice for prompt tuning with timm-style recipes.</summary>
+    /// <summary>AdamW (decoupled weight decay), PyTorch semantics. The usual choice for prompt tuning with timm-style
+    /// recipes.</summary>
     AdamW,
 
     /// <summary>

@@ -67,7 +67,8 @@ internal sealed class TrainingCheckpoint : IDisposable
     }
 
     /// <summary>Reads the checkpoint in <paramref name="directory"/>, or returns null when there is none.</summary>
-    /// <exception cref="InvalidDataException">The file exists but is not a readable checkpoint of this version.</exception>
+    /// <exception cref="InvalidDataException">The file exists but is not a readable checkpoint of this
+    /// version.</exception>
     public static TrainingCheckpoint? TryRead(string directory)
     {
         var path = PathIn(directory);
@@ -87,7 +88,8 @@ internal sealed class TrainingCheckpoint : IDisposable
         var version = reader.ReadInt32();
         if (version != Version)
         {
-            throw new InvalidDataException($"'{path}' has checkpoint version {version}; this library reads version {Version}.");
+            throw new InvalidDataException(
+                $"'{path}' has checkpoint version {version}; this library reads version {Version}.");
         }
 
         var header = JsonSerializer.Deserialize<Header>(reader.ReadString(), JsonOptions)
@@ -136,7 +138,8 @@ internal sealed class TrainingCheckpoint : IDisposable
         long byteCount = cpu.numel() * cpu.ElementSize;
         if (byteCount > int.MaxValue)
         {
-            throw new NotSupportedException($"Tensor '{name}' has {byteCount} bytes; checkpoints hold tensors up to 2 GB.");
+            throw new NotSupportedException(
+                $"Tensor '{name}' has {byteCount} bytes; checkpoints hold tensors up to 2 GB.");
         }
 
         writer.Write(byteCount);
@@ -167,7 +170,8 @@ internal sealed class TrainingCheckpoint : IDisposable
         if (byteCount != tensor.numel() * tensor.ElementSize)
         {
             tensor.Dispose();
-            throw new InvalidDataException($"Tensor '{name}' declares {byteCount} bytes for shape [{string.Join(", ", shape)}].");
+            throw new InvalidDataException(
+                $"Tensor '{name}' declares {byteCount} bytes for shape [{string.Join(", ", shape)}].");
         }
 
         if (byteCount > 0)

@@ -1,112 +1,141 @@
-using System.Globalization;
-
 namespace MLNet.PromptTuning.Training;
 
 /// <summary>
-/// Settings of <see cref="ClassifierTrainer"/>. Every property states its default and valid range;
-/// <see cref="Validate"/> checks them all and names the first invalid one.
+/// Settings of <see cref="ClassifierTrainer"/>: optimiser, schedule, epochs, batches, regularisation, early stopping,
+/// checkpoints, device and threads. Every property states its default and valid range; <see cref="Validate"/> checks
+/// them all and names the first invalid one. <c>PromptViTTrainer.Options</c> derives from this class, so the ML.NET
+/// trainer and the engine share one set of names, defaults and ranges.
 /// </summary>
 /// <remarks>
 /// With the same options, data, model initialisation and <see cref="NumberOfThreads"/>, CPU training is
 /// bit-identical from run to run, and resuming from a checkpoint gives the same weights as an uninterrupted run.
 /// </remarks>
-public sealed record TrainingOptions
+public record TrainingOptions
 {
     /// <summary>Optimiser. Default <see cref="OptimizerKind.AdamW"/>.</summary>
-    public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
-
-    /// <summary>Peak (base) learning rate, before warmup and decay and before each group's scale. Default 1e-3; range [0, 1e4].</summary>
-    public double LearningRate { get; init; } = 1e-3;
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.AdamW;
 
     /// <summary>
-    /// Weight decay for parameter groups with <see cref="ParameterGroup.ApplyWeightDecay"/> = true (other groups get 0).
-    /// Decoupled for AdamW, L2 added to the gradient for SGD. Default 0.01; range [0, 10].
+    /// Peak (base) learning rate, before warm-up and decay and before each group's scale. Default null: the model's
+    /// own recommendation (for a prompt-tuned model, its method's <c>TrainingDefaults</c>; otherwise
+    /// <see cref="TrainingDefaults.Generic"/>, 1e-3). Range [0, 100] (0 measures the loss without changing weights).
     /// </summary>
-    public double WeightDecay { get; init; } = 0.01;
+    public virtual double? LearningRate { get; set; }
+
+    /// <summary>
+    /// Weight decay for parameter groups with <see cref="ParameterGroup.ApplyWeightDecay"/> = true (other groups get
+    /// 0). Decoupled for AdamW, L2 added to the gradient for SGD. Default 0.01; range [0, 10].
+    /// </summary>
+    public virtual double WeightDecay { get; set; } = Defaults.WeightDecay;
 
     /// <summary>SGD momentum (ignored by AdamW). Default 0.9; range [0, 1).</summary>
-    public double Momentum { get; init; } = 0.9;
+    public double Momentum { get; set; } = 0.9;
 
     /// <summary>AdamW β₁. Default 0.9; range [0, 1).</summary>
-    public double AdamBeta1 { get; init; } = 0.9;
+    public double AdamBeta1 { get; set; } = 0.9;
 
     /// <summary>AdamW β₂. Default 0.999; range [0, 1).</summary>
-    public double AdamBeta2 { get; init; } = 0.999;
+    public double AdamBeta2 { get; set; } = 0.999;
 
     /// <summary>AdamW ε. Default 1e-8; range (0, 1].</summary>
-    public double AdamEpsilon { get; init; } = 1e-8;
+    public double AdamEpsilon { get; set; } = 1e-8;
 
-    /// <summary>Number of passes over the training set. Default 10; range [1, 100000].</summary>
-    public int Epochs { get; init; } = 10;
+    /// <summary>
+    /// Passes over the training data (fewer when early stopping ends the run). Default 10; range [1, 100000].
+    /// </summary>
+    public virtual int MaxEpoch { get; set; } = Defaults.MaxEpoch;
 
-    /// <summary>Images per optimisation step; the last batch of an epoch may be smaller. Default 32; range [1, 65536].</summary>
-    public int BatchSize { get; init; } = 32;
+    /// <summary>
+    /// Images per optimisation step; the last batch of an epoch may be smaller, and a batch larger than the data is
+    /// one batch. Default 32; range [1, 65536].
+    /// </summary>
+    public virtual int BatchSize { get; set; } = Defaults.BatchSize;
 
-    /// <summary>Images per scoring batch for validation; null uses <see cref="BatchSize"/>. Range [1, 65536].</summary>
-    public int? EvaluationBatchSize { get; init; }
+    /// <summary>
+    /// Images per forward pass without gradients: validation during training and, in ML.NET, scoring when the model
+    /// transforms data. Default 32; range [1, 65536].
+    /// </summary>
+    public int InferenceBatchSize { get; set; } = Defaults.InferenceBatchSize;
 
-    /// <summary>Length of the linear warmup in epochs (fractions allowed for per-step schedules). Default 1; range [0, <see cref="Epochs"/>].</summary>
-    public double WarmupEpochs { get; init; } = 1.0;
+    /// <summary>
+    /// Length of the linear warm-up in epochs (fractions allowed for per-step schedules). Default null: the model's own
+    /// recommendation (see <see cref="LearningRate"/>), capped at <see cref="MaxEpoch"/>. Range [0, MaxEpoch].
+    /// </summary>
+    public virtual double? WarmupEpochs { get; set; }
 
-    /// <summary>Learning-rate schedule after warmup. Default <see cref="LearningRateSchedule.Cosine"/> (per step).</summary>
-    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Cosine;
+    /// <summary>Learning-rate schedule after warm-up. Default <see cref="LearningRateSchedule.Cosine"/> (per
+    /// step).</summary>
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
 
-    /// <summary>Label smoothing ε of the cross-entropy (target = (1−ε)·one-hot + ε/C). Default 0; range [0, 1).</summary>
-    public double LabelSmoothing { get; init; }
+    /// <summary>Label smoothing ε of the cross-entropy (target = (1−ε)·one-hot + ε/C). Default 0; range [0,
+    /// 1).</summary>
+    public virtual double LabelSmoothing { get; set; }
 
     /// <summary>
     /// Clip the global L2 norm of all trainable gradients to this value before each step; 0 turns clipping off.
     /// Default 0 (off); range [0, 1e6].
     /// </summary>
-    public double GradientClipNorm { get; init; }
+    public double GradientClipNorm { get; set; }
 
-    /// <summary>Seed of the global torch generator, the shuffling and the augmentation. Default 42; any value.</summary>
-    public int Seed { get; init; } = 42;
+    /// <summary>
+    /// Seed of initialisation, shuffling, dropout and augmentation. Default null: 1 (in ML.NET, the MLContext's seed
+    /// when it was created with one); any value.
+    /// </summary>
+    public int? Seed { get; set; }
 
     /// <summary>
     /// libtorch intra-op threads, set for the whole process at the start of training; null keeps the current setting.
     /// CPU results are bit-identical only at a fixed thread count. Default null; range [1, 1024].
     /// </summary>
-    public int? NumberOfThreads { get; init; }
+    public int? NumberOfThreads { get; set; }
 
     /// <summary>
-    /// Compute device: <c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. Default <c>auto</c>.
+    /// Compute device: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. Default <c>auto</c>: for the engine the
+    /// first CUDA device when one is available, else the CPU; in ML.NET the MLContext's <c>GpuDeviceId</c> when it is
+    /// set and CUDA is available, else the CPU. CUDA needs the application built with <c>-p:TorchBackend=cuda</c>.
     /// </summary>
-    public string Device { get; init; } = "auto";
+    public string Device { get; set; } = Defaults.Device;
 
-    /// <summary>Forward precision. Default <see cref="TrainingPrecision.Float32"/>.</summary>
-    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+    /// <summary>
+    /// Forward-pass precision of the frozen backbone: <see cref="TrainingPrecision.Float32"/> (default) or BFloat16
+    /// (not when the backbone itself trains).
+    /// </summary>
+    public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
 
     /// <summary>
     /// Stop when validation accuracy has not improved by more than <see cref="EarlyStoppingMinDelta"/> for this many
-    /// epochs, then restore the trainable parameters of the best epoch. Needs a validation set. 0 turns early
+    /// epochs, then restore the trainable parameters of the best epoch. Needs validation data. 0 turns early
     /// stopping off (the last epoch's parameters are kept). Default 0; range [0, 100000].
     /// </summary>
-    public int EarlyStoppingPatience { get; init; }
+    public int EarlyStoppingPatience { get; set; }
 
-    /// <summary>Smallest accuracy gain (in [0, 1] units) that counts as an improvement. Default 0; range [0, 1).</summary>
-    public double EarlyStoppingMinDelta { get; init; }
+    /// <summary>Smallest accuracy gain (in [0, 1] units) that counts as an improvement. Default 0; range [0,
+    /// 1).</summary>
+    public double EarlyStoppingMinDelta { get; set; }
 
     /// <summary>
-    /// Directory for the resumable training state, written atomically after every epoch; null disables checkpoints.
-    /// Default null.
+    /// Directory for the resumable training state, written atomically after every epoch; training resumes from it
+    /// when it holds a checkpoint of the same settings and data. Default null (no checkpoints).
     /// </summary>
-    public string? CheckpointDirectory { get; init; }
+    public string? CheckpointDirectory { get; set; }
 
     /// <summary>
     /// Whether to continue from a checkpoint found in <see cref="CheckpointDirectory"/> (it must come from a run with
     /// the same settings and data). Default true.
     /// </summary>
-    public bool ResumeFromCheckpoint { get; init; } = true;
+    public bool ResumeFromCheckpoint { get; set; } = true;
 
     /// <summary>Random resized crop of training images (area [0.08, 1], ratio [3/4, 4/3]). Default false.</summary>
-    public bool RandomResizedCrop { get; init; }
+    public bool RandomResizedCrop { get; set; }
 
     /// <summary>Random horizontal flip of training images with probability 0.5. Default false.</summary>
-    public bool HorizontalFlip { get; init; }
+    public bool HorizontalFlip { get; set; }
 
-    /// <summary>Write a log line every this many steps (epoch summaries are always logged); 0 logs epochs only. Default 50; range [0, 1e9].</summary>
-    public int LogEveryNSteps { get; init; } = 50;
+    /// <summary>
+    /// Write a log line every this many steps (epoch summaries are always logged); 0 logs epochs only. Default 50;
+    /// range [0, 1e9].
+    /// </summary>
+    public int LogEveryNSteps { get; set; } = 50;
 
     /// <summary>
     /// Every this many steps, release the memory that finished steps no longer use: a generation-0 garbage collection
@@ -115,79 +144,80 @@ public sealed record TrainingOptions
     /// operating system. It keeps resident memory flat over long runs without changing any result; 0 turns it off.
     /// Default 10; range [0, 1e9].
     /// </summary>
-    public int ReleaseMemoryEveryNSteps { get; init; } = 10;
+    public int ReleaseMemoryEveryNSteps { get; set; } = 10;
 
-    /// <summary>Throws <see cref="ArgumentException"/> (or a subclass) naming the first invalid option, its value and the valid range.</summary>
-    public void Validate()
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> (or a subclass) whose parameter name is the first invalid option and
+    /// whose message reads <c>{class}.{option} is {value}; expected {range}.</c>
+    /// </summary>
+    public virtual void Validate()
     {
-        Range(nameof(LearningRate), LearningRate, 0, 1e4);
-        Range(nameof(WeightDecay), WeightDecay, 0, 10);
-        Range(nameof(Momentum), Momentum, 0, 1, maxInclusive: false);
-        Range(nameof(AdamBeta1), AdamBeta1, 0, 1, maxInclusive: false);
-        Range(nameof(AdamBeta2), AdamBeta2, 0, 1, maxInclusive: false);
-        Range(nameof(AdamEpsilon), AdamEpsilon, 0, 1, minInclusive: false);
-        Range(nameof(Epochs), Epochs, 1, 100_000);
-        Range(nameof(BatchSize), BatchSize, 1, 65_536);
-        if (EvaluationBatchSize is { } evalBatch)
+        string owner = OwnerName;
+        if (LearningRate is { } rate)
         {
-            Range(nameof(EvaluationBatchSize), evalBatch, 1, 65_536);
+            OptionChecks.InRange(owner, nameof(LearningRate), rate, 0, 100);
         }
 
-        Range(nameof(WarmupEpochs), WarmupEpochs, 0, Epochs);
-        Range(nameof(LabelSmoothing), LabelSmoothing, 0, 1, maxInclusive: false);
-        Range(nameof(GradientClipNorm), GradientClipNorm, 0, 1e6);
+        OptionChecks.InRange(owner, nameof(WeightDecay), WeightDecay, 0, 10);
+        OptionChecks.InRange(owner, nameof(Momentum), Momentum, 0, 1, maxInclusive: false);
+        OptionChecks.InRange(owner, nameof(AdamBeta1), AdamBeta1, 0, 1, maxInclusive: false);
+        OptionChecks.InRange(owner, nameof(AdamBeta2), AdamBeta2, 0, 1, maxInclusive: false);
+        OptionChecks.InRange(owner, nameof(AdamEpsilon), AdamEpsilon, 0, 1, minInclusive: false);
+        OptionChecks.InRange(owner, nameof(MaxEpoch), MaxEpoch, 1, 100_000);
+        OptionChecks.InRange(owner, nameof(BatchSize), BatchSize, 1, 65_536);
+        OptionChecks.InRange(owner, nameof(InferenceBatchSize), InferenceBatchSize, 1, 65_536);
+        if (WarmupEpochs is { } warmup)
+        {
+            OptionChecks.Require(warmup >= 0 && warmup <= MaxEpoch, owner, nameof(WarmupEpochs), warmup,
+                $"[0, MaxEpoch = {MaxEpoch}]");
+        }
+
+        OptionChecks.InRange(owner, nameof(LabelSmoothing), LabelSmoothing, 0, 1, maxInclusive: false);
+        OptionChecks.InRange(owner, nameof(GradientClipNorm), GradientClipNorm, 0, 1e6);
         if (NumberOfThreads is { } threads)
         {
-            Range(nameof(NumberOfThreads), threads, 1, 1024);
+            OptionChecks.InRange(owner, nameof(NumberOfThreads), threads, 1, 1024);
         }
 
-        Range(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0, 100_000);
-        Range(nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, 0, 1, maxInclusive: false);
-        Range(nameof(LogEveryNSteps), LogEveryNSteps, 0, 1e9);
-        Range(nameof(ReleaseMemoryEveryNSteps), ReleaseMemoryEveryNSteps, 0, 1e9);
-        Defined(nameof(Optimizer), Optimizer);
-        Defined(nameof(Schedule), Schedule);
-        Defined(nameof(Precision), Precision);
-        if (string.IsNullOrWhiteSpace(Device))
-        {
-            throw new ArgumentException("Device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got an empty value.", nameof(Device));
-        }
-
-        if (Schedule == LearningRateSchedule.CosinePerEpoch && WarmupEpochs != Math.Floor(WarmupEpochs))
-        {
-            throw new ArgumentException(
-                $"WarmupEpochs must be a whole number with Schedule = CosinePerEpoch; got {Format(WarmupEpochs)}.",
-                nameof(WarmupEpochs));
-        }
-
-        if (CheckpointDirectory is not null && string.IsNullOrWhiteSpace(CheckpointDirectory))
-        {
-            throw new ArgumentException("CheckpointDirectory must be null (no checkpoints) or a directory path; got an empty value.",
-                nameof(CheckpointDirectory));
-        }
+        OptionChecks.InRange(owner, nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0, 100_000);
+        OptionChecks.InRange(owner, nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, 0, 1, maxInclusive: false);
+        OptionChecks.InRange(owner, nameof(LogEveryNSteps), LogEveryNSteps, 0, 1e9);
+        OptionChecks.InRange(owner, nameof(ReleaseMemoryEveryNSteps), ReleaseMemoryEveryNSteps, 0, 1e9);
+        OptionChecks.Defined(owner, nameof(Optimizer), Optimizer);
+        OptionChecks.Defined(owner, nameof(Schedule), Schedule);
+        OptionChecks.Defined(owner, nameof(Precision), Precision);
+        OptionChecks.Require(!string.IsNullOrWhiteSpace(Device), owner, nameof(Device), Device,
+            "'auto', 'cpu', 'cuda' or 'cuda:N'");
+        OptionChecks.Require(Schedule != LearningRateSchedule.CosinePerEpoch || WarmupEpochs is not { } w
+            || w == Math.Floor(w),
+            owner, nameof(WarmupEpochs), WarmupEpochs, "a whole number of epochs with Schedule = CosinePerEpoch");
+        OptionChecks.Require(CheckpointDirectory is null || !string.IsNullOrWhiteSpace(CheckpointDirectory), owner,
+            nameof(CheckpointDirectory), CheckpointDirectory, "null (no checkpoints) or a directory path");
     }
 
-    private static void Range(string name, double value, double min, double max, bool minInclusive = true, bool maxInclusive = true)
+    /// <summary>The class name used in validation messages (<c>TrainingOptions</c>, or <c>Options</c> in
+    /// ML.NET).</summary>
+    protected virtual string OwnerName => nameof(TrainingOptions);
+
+    /// <summary>The defaults of the settings whose default is a plain value.</summary>
+    public static class Defaults
     {
-        bool ok = !double.IsNaN(value)
-            && (minInclusive ? value >= min : value > min)
-            && (maxInclusive ? value <= max : value < max);
-        if (!ok)
-        {
-            var range = $"{(minInclusive ? "[" : "(")}{Format(min)}, {Format(max)}{(maxInclusive ? "]" : ")")}";
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be in {range}; got {Format(value)}.");
-        }
-    }
+        /// <summary>Epochs: 10.</summary>
+        public const int MaxEpoch = 10;
 
-    private static void Defined<T>(string name, T value)
-        where T : struct, Enum
-    {
-        if (!Enum.IsDefined(value))
-        {
-            throw new ArgumentOutOfRangeException(name, value,
-                $"{name} must be one of {string.Join(", ", Enum.GetNames<T>())}; got {value}.");
-        }
-    }
+        /// <summary>Batch size: 32.</summary>
+        public const int BatchSize = 32;
 
-    private static string Format(double value) => value.ToString("G", CultureInfo.InvariantCulture);
+        /// <summary>Scoring and validation batch size: 32.</summary>
+        public const int InferenceBatchSize = 32;
+
+        /// <summary>Weight decay: 0.01.</summary>
+        public const double WeightDecay = 0.01;
+
+        /// <summary>Seed used when <see cref="Seed"/> is null (and, in ML.NET, the MLContext has none): 1.</summary>
+        public const int Seed = 1;
+
+        /// <summary>Device: <c>auto</c>.</summary>
+        public const string Device = "auto";
+    }
 }

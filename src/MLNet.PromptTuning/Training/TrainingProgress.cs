@@ -1,6 +1,7 @@
 namespace MLNet.PromptTuning.Training;
 
-/// <summary>A progress report from <see cref="ClassifierTrainer"/>, sent after every step and every validation.</summary>
+/// <summary>A progress report from <see cref="ClassifierTrainer"/>, sent after every step and every
+/// validation.</summary>
 /// <param name="Phase">What finished.</param>
 /// <param name="Epoch">1-based epoch.</param>
 /// <param name="TotalEpochs">Number of epochs configured.</param>

@@ -4,10 +4,11 @@ namespace MLNet.PromptTuning.Training;
 /// <param name="History">One entry per completed epoch, including epochs restored from a checkpoint.</param>
 /// <param name="BestEpoch">1-based epoch with the highest validation accuracy (the first one on ties); the last
 /// epoch when there is no validation set.</param>
-/// <param name="BestValidationAccuracy">Validation accuracy of <paramref name="BestEpoch"/>; null without a validation set.</param>
+/// <param name="BestValidationAccuracy">Validation accuracy of <paramref name="BestEpoch"/>; null without a validation
+/// set.</param>
 /// <param name="StoppedEarly">True when early stopping ended training before the last epoch.</param>
-/// <param name="RestoredBestState">True when the trainable parameters were reset to those of <paramref name="BestEpoch"/>
-/// (early stopping on and the best epoch was not the last).</param>
+/// <param name="RestoredBestState">True when the trainable parameters were reset to those of <paramref
+/// name="BestEpoch"/> (early stopping on and the best epoch was not the last).</param>
 /// <param name="ResumedFromEpoch">Number of epochs restored from a checkpoint; 0 for a fresh run.</param>
 public sealed record TrainingResult(
     IReadOnlyList<EpochSummary> History,

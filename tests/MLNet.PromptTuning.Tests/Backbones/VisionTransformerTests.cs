@@ -14,7 +14,8 @@ public sealed class VisionTransformerTests
         var keys = backbone.state_dict().Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();
         var expected = new[]
         {
-            "blocks.0.attn.proj.bias", "blocks.0.attn.proj.weight", "blocks.0.attn.qkv.bias", "blocks.0.attn.qkv.weight",
+            "blocks.0.attn.proj.bias", "blocks.0.attn.proj.weight", "blocks.0.attn.qkv.bias",
+                "blocks.0.attn.qkv.weight",
             "blocks.0.mlp.fc1.bias", "blocks.0.mlp.fc1.weight", "blocks.0.mlp.fc2.bias", "blocks.0.mlp.fc2.weight",
             "blocks.0.norm1.bias", "blocks.0.norm1.weight", "blocks.0.norm2.bias", "blocks.0.norm2.weight",
             "cls_token", "norm.bias", "norm.weight", "patch_embed.proj.bias", "patch_embed.proj.weight", "pos_embed",
@@ -108,6 +109,43 @@ public sealed class VisionTransformerTests
     }
 
     [Fact]
+    public void ForwardHooksOnBlocksAndTheirAttentionFire()
+    {
+        // Blocks are TorchSharp modules invoked through call(), so hooks registered on blocks.i and blocks.i.attn run
+        // as they do in PyTorch (for feature extraction or inspection) and can change the output.
+        using var backbone = TinyModels.Backbone();
+        using var images = TinyModels.Images();
+        using var plain = backbone.ForwardFeatures(images);
+        var blocks = backbone.named_children().Single(c => c.name == "blocks").module.children()
+            .Cast<TransformerBlock>().ToList();
+        var seen = new List<string>();
+        var blockHooks = blocks.Select((block, i) => block.register_forward_hook(
+            (module, x, context, method, rate, output) =>
+            {
+                seen.Add($"block {i} {string.Join("x", output.shape)}");
+                return i == blocks.Count - 1 ? output * 0 : output;
+            })).ToList();
+        var attentionHook = blocks[0].Attention.register_forward_pre_hook((module, x, extra, extras) =>
+        {
+            seen.Add("attn 0");
+            return (x, extra, extras);
+        });
+
+        using var zeroed = backbone.ForwardFeatures(images);
+        Assert.Equal(new[] { "attn 0", "block 0 4x17x32", "block 1 4x17x32", "block 2 4x17x32" }, seen);
+        Assert.True(TinyModels.MaxAbsDifference(plain, zeroed) > 1e-3f, "the hook's output replaced the block's");
+
+        foreach (var hook in blockHooks)
+        {
+            hook.remove();
+        }
+
+        attentionHook.remove();
+        using var again = backbone.ForwardFeatures(images);
+        Assert.True(TinyModels.Same(plain, again));
+    }
+
+    [Fact]
     public void WrongImageShapeNamesExpectedShape()
     {
         using var backbone = TinyModels.Backbone(depth: 1);
@@ -120,7 +158,8 @@ public sealed class VisionTransformerTests
     [Fact]
     public void InvalidConfigNamesPropertyValueAndExpectation()
     {
-        var error = Assert.Throws<ArgumentException>(() => new VisionTransformer(TinyModels.Config() with { ImageHeight = 18 }));
+        var error = Assert.Throws<ArgumentException>(() =>
+            new VisionTransformer(TinyModels.Config() with { ImageHeight = 18 }));
         Assert.Contains("ImageHeight is 18", error.Message);
         Assert.Contains("multiple of PatchSize (4)", error.Message);
     }
@@ -140,14 +179,16 @@ public sealed class VisionTransformerTests
         for (int i = 0; i < cfg.Depth; i++)
         {
             string p = $"blocks.{i}.";
-            var h = nn.functional.layer_norm(x, new long[] { cfg.EmbedDim }, sd[p + "norm1.weight"], sd[p + "norm1.bias"], 1e-6);
+            var h = nn.functional.layer_norm(x, new long[] { cfg.EmbedDim }, sd[p + "norm1.weight"],
+                sd[p + "norm1.bias"], 1e-6);
             var qkv = nn.functional.linear(h, sd[p + "attn.qkv.weight"], sd[p + "attn.qkv.bias"]);
             long t = x.shape[1];
             qkv = qkv.reshape(batch, t, 3, cfg.NumHeads, cfg.HeadDim).permute(2, 0, 3, 1, 4);
             var attn = torch.matmul(qkv[0], qkv[1].transpose(-2, -1)) / Math.Sqrt(cfg.HeadDim);
             var o = torch.matmul(attn.softmax(-1), qkv[2]).transpose(1, 2).reshape(batch, t, cfg.EmbedDim);
             x = x + nn.functional.linear(o, sd[p + "attn.proj.weight"], sd[p + "attn.proj.bias"]);
-            h = nn.functional.layer_norm(x, new long[] { cfg.EmbedDim }, sd[p + "norm2.weight"], sd[p + "norm2.bias"], 1e-6);
+            h = nn.functional.layer_norm(x, new long[] { cfg.EmbedDim }, sd[p + "norm2.weight"], sd[p + "norm2.bias"],
+                1e-6);
             h = nn.functional.linear(h, sd[p + "mlp.fc1.weight"], sd[p + "mlp.fc1.bias"]);
             h = 0.5 * h * (1 + torch.special.erf(h / Math.Sqrt(2)));
             x = x + nn.functional.linear(h, sd[p + "mlp.fc2.weight"], sd[p + "mlp.fc2.bias"]);

@@ -152,7 +152,8 @@ public sealed class BackboneConfigTests : IDisposable
     [Fact]
     public void NpzFilesCarryNoConfig()
     {
-        var error = Assert.Throws<InvalidDataException>(() => BackboneCheckpoint.ReadConfig(CheckpointFixtures.Path("vit_jax.npz")));
+        var error = Assert.Throws<InvalidDataException>(() =>
+            BackboneCheckpoint.ReadConfig(CheckpointFixtures.Path("vit_jax.npz")));
         Assert.Contains("not a safetensors file", error.Message);
     }
 

@@ -15,7 +15,8 @@ public sealed class ImagePreprocessorTests
     {
         0, 24, 58, 91, 123, 167, 223, 188, 0, 34, 25, 56, 99, 134, 174, 160, 141, 139, 28, 67, 86, 118, 156, 190, 241,
         146, 17, 67, 96, 128, 156, 197, 96, 91, 139, 107, 57, 107, 168, 199, 171, 216, 40, 13, 56, 97, 139, 165, 180,
-        213, 53, 89, 62, 77, 124, 171, 216, 197, 52, 95, 24, 54, 111, 156, 142, 140, 186, 168, 22, 66, 94, 125, 171, 226,
+        213, 53, 89, 62, 77, 124, 171, 216, 197, 52, 95, 24, 54, 111, 156, 142, 140, 186, 168, 22, 66, 94, 125, 171,
+            226,
         101, 11, 61, 88, 103, 136, 163, 202, 126, 140, 77, 30, 78, 126, 174, 205, 196, 242, 59, 30, 76, 113, 143, 172,
         206, 238, 90, 127, 82, 92, 135, 184, 152, 60, 100, 132, 20, 51, 102, 140, 172, 221, 152, 0, 30, 62,
     };
@@ -90,7 +91,8 @@ public sealed class ImagePreprocessorTests
     public void GrayIsRepeatedIntoThreeChannels()
     {
         using var scope = torch.NewDisposeScope();
-        using var pre = new ImagePreprocessor(new ImagePreprocessing(3, 3, 3, new[] { 0f, 0f, 0f }, new[] { 1f, 1f, 1f }));
+        using var pre = new ImagePreprocessor(new ImagePreprocessing(3, 3, 3, new[] { 0f, 0f, 0f },
+            new[] { 1f, 1f, 1f }));
         var gray = torch.randint(0, 256, new long[] { 2, 1, 3, 3 }, torch.ScalarType.Byte);
 
         var output = pre.Process(gray, torch.CPU); // [2, 3, 3, 3]
@@ -153,7 +155,8 @@ public sealed class ImagePreprocessorTests
         using var scope = torch.NewDisposeScope();
         var target = new ImagePreprocessing(3, 5, 1, new[] { 0f }, new[] { 1f });
         using var pre = new ImagePreprocessor(target, horizontalFlip: true, seed: 11);
-        var images = torch.arange(0, 15, dtype: torch.ScalarType.Byte).reshape(1, 1, 3, 5).expand(32, -1, -1, -1).contiguous();
+        var images = torch.arange(0, 15, dtype: torch.ScalarType.Byte).reshape(1, 1, 3, 5).expand(32, -1, -1,
+            -1).contiguous();
         var expected = images.to_type(torch.ScalarType.Float32).div(255.0);
 
         var output = pre.Process(images, torch.CPU, augment: true);
@@ -235,9 +238,12 @@ public sealed class ImagePreprocessorTests
         using var scope = torch.NewDisposeScope();
         using var pre = new ImagePreprocessor(ImagePreprocessing.ImageNet(4));
 
-        var rank = Assert.Throws<ArgumentException>(() => pre.Process(torch.zeros(3, 4, 4, dtype: torch.ScalarType.Byte), torch.CPU));
-        var channels = Assert.Throws<ArgumentException>(() => pre.Process(torch.zeros(1, 2, 4, 4, dtype: torch.ScalarType.Byte), torch.CPU));
-        var dtype = Assert.Throws<ArgumentException>(() => pre.Process(torch.zeros(1, 3, 4, 4, dtype: torch.ScalarType.Int32), torch.CPU));
+        var rank = Assert.Throws<ArgumentException>(() =>
+            pre.Process(torch.zeros(3, 4, 4, dtype: torch.ScalarType.Byte), torch.CPU));
+        var channels = Assert.Throws<ArgumentException>(() =>
+            pre.Process(torch.zeros(1, 2, 4, 4, dtype: torch.ScalarType.Byte), torch.CPU));
+        var dtype = Assert.Throws<ArgumentException>(() =>
+            pre.Process(torch.zeros(1, 3, 4, 4, dtype: torch.ScalarType.Int32), torch.CPU));
 
         Assert.Contains("[3, 4, 4]", rank.Message);
         Assert.Contains("C = 1 or 3", channels.Message);

@@ -39,7 +39,8 @@ public sealed class ImageTensorDatasetBuilderTests
         builder.Add(big, 1, 6, 10, label: 0);
         using var data = builder.Build();
 
-        using var pre = new ImagePreprocessor(new ImagePreprocessing(4, 5, 3, new[] { 0f, 0f, 0f }, new[] { 1f, 1f, 1f }));
+        using var pre = new ImagePreprocessor(new ImagePreprocessing(4, 5, 3, new[] { 0f, 0f, 0f },
+            new[] { 1f, 1f, 1f }));
         var expected = pre.Process(torch.tensor(big, new long[] { 1, 1, 6, 10 }, torch.ScalarType.Byte), torch.CPU)
             .mul(255.0).round().to_type(torch.ScalarType.Byte);
 

@@ -90,7 +90,8 @@ public sealed class ImageTensorDatasetTests
         }
 
         using var planar = ImageTensorDataset.FromPixels(chw, new long[] { 0, 1 }, c, h, w);
-        using var interleaved = ImageTensorDataset.FromPixels(hwc, new long[] { 0, 1 }, c, h, w, PixelLayout.HeightWidthChannels);
+        using var interleaved = ImageTensorDataset.FromPixels(hwc, new long[] { 0, 1 }, c, h, w,
+            PixelLayout.HeightWidthChannels);
 
         Assert.True(planar.Images.IsSameAs(interleaved.Images));
         Assert.Equal((2, 3, 2, 3), (planar.Count, planar.Channels, planar.Height, planar.Width));
@@ -100,9 +101,12 @@ public sealed class ImageTensorDatasetTests
     [Fact]
     public void RejectsMalformedInput()
     {
-        var size = Assert.Throws<ArgumentException>(() => ImageTensorDataset.FromPixels(new byte[10], new long[] { 0 }, 1, 3, 3));
-        var channels = Assert.Throws<ArgumentException>(() => ImageTensorDataset.FromPixels(new byte[8], new long[] { 0 }, 2, 2, 2));
-        var negative = Assert.Throws<ArgumentException>(() => ImageTensorDataset.FromPixels(new byte[4], new long[] { -1 }, 1, 2, 2));
+        var size = Assert.Throws<ArgumentException>(() =>
+            ImageTensorDataset.FromPixels(new byte[10], new long[] { 0 }, 1, 3, 3));
+        var channels = Assert.Throws<ArgumentException>(() =>
+            ImageTensorDataset.FromPixels(new byte[8], new long[] { 0 }, 2, 2, 2));
+        var negative = Assert.Throws<ArgumentException>(() =>
+            ImageTensorDataset.FromPixels(new byte[4], new long[] { -1 }, 1, 2, 2));
         var dtype = Assert.Throws<ArgumentException>(
             () => new ImageTensorDataset(torch.zeros(1, 1, 2, 2), torch.zeros(1, dtype: torch.ScalarType.Int64)));
 
@@ -121,6 +125,7 @@ public sealed class ImageTensorDatasetTests
             Array.Fill(pixels, (byte)i, i * 4, 4);
         }
 
-        return ImageTensorDataset.FromPixels(pixels, Enumerable.Range(0, count).Select(i => (long)i).ToArray(), 1, 2, 2);
+        return ImageTensorDataset.FromPixels(pixels, Enumerable.Range(0, count).Select(i => (long)i).ToArray(), 1, 2,
+            2);
     }
 }

@@ -5,7 +5,8 @@ using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Integration;
 
-/// <summary>Every user mistake gets an error that names the column or option, the value and what was expected.</summary>
+/// <summary>Every user mistake gets an error that names the column or option, the value and what was
+/// expected.</summary>
 public sealed class PromptViTErrorTests
 {
     private sealed class PixelRow
@@ -23,7 +24,8 @@ public sealed class PromptViTErrorTests
         var ml = new MLContext(seed: 1);
         var rows = fixture.LoadRows(ml);
         var data = ml.Transforms.LoadImages("Image", fixture.Images.Folder, "Path").Fit(rows).Transform(rows);
-        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(data));
+        var error = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(data));
         Assert.Contains("'Label'", error.Message);
         Assert.Contains("MapValueToKey", error.Message);
     }
@@ -37,12 +39,14 @@ public sealed class PromptViTErrorTests
 
         var missing = fixture.Options();
         missing.ImageColumnName = "Picture";
-        var missingError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(missing).Fit(data));
+        var missingError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(missing).Fit(data));
         Assert.Contains("'Picture'", missingError.Message);
 
         var mistyped = fixture.Options();
         mistyped.ImageColumnName = "Path";
-        var typeError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(mistyped).Fit(data));
+        var typeError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(mistyped).Fit(data));
         Assert.Contains("'Path'", typeError.Message);
         Assert.Contains("String", typeError.Message);
     }
@@ -58,11 +62,13 @@ public sealed class PromptViTErrorTests
             .Fit(rows);
 
         var empty = prepare.Transform(ml.Data.FilterByCustomPredicate<ImageRow>(rows, _ => true));
-        var emptyError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(empty));
+        var emptyError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(empty));
         Assert.Contains("empty", emptyError.Message);
 
         var single = prepare.Transform(ml.Data.FilterByCustomPredicate<ImageRow>(rows, r => r.Label != "red"));
-        var singleError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(single));
+        var singleError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(single));
         Assert.Contains("2 or more classes", singleError.Message);
     }
 
@@ -70,13 +76,15 @@ public sealed class PromptViTErrorTests
     public void UndecodableImageNamesTheRow()
     {
         using var fixture = PromptViTFixture.Create(6);
-        File.WriteAllBytes(Path.Combine(fixture.Images.Folder, fixture.Images.Rows[4].Path), new byte[] { 1, 2, 3, 4, 5 });
+        File.WriteAllBytes(Path.Combine(fixture.Images.Folder, fixture.Images.Rows[4].Path),
+            new byte[] { 1, 2, 3, 4, 5 });
         var ml = new MLContext(seed: 1);
         var rows = fixture.LoadRows(ml);
         var data = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadRawImageBytes("Image", fixture.Images.Folder, "Path"))
             .Fit(rows).Transform(rows);
-        var error = Assert.Throws<InvalidDataException>(() => ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(data));
+        var error = Assert.Throws<InvalidDataException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(fixture.Options()).Fit(data));
         Assert.Contains("Row 4", error.Message);
     }
 
@@ -95,7 +103,8 @@ public sealed class PromptViTErrorTests
         var options = fixture.Options();
         options.ImageColumnName = "Pixels";
         options.PixelVectorShape = new MLNet.PromptTuning.Data.PixelShape(3, 8, 8);
-        var error = Assert.Throws<InvalidDataException>(() => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        var error = Assert.Throws<InvalidDataException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
         Assert.Contains("Row 2", error.Message);
         Assert.Contains("NaN", error.Message);
     }
@@ -109,29 +118,33 @@ public sealed class PromptViTErrorTests
         Assert.Contains("BackbonePath", noBackbone.Message);
 
         var epochs = Assert.ThrowsAny<ArgumentException>(() =>
-            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x", MaxEpoch = 0 }));
-        Assert.Contains("Options.MaxEpoch is 0", epochs.Message);
-        Assert.Contains("[1, 10000]", epochs.Message);
+            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x",
+                MaxEpoch = 0 }));
+        Assert.Contains("Options.MaxEpoch is 0; expected [1, 100000].", epochs.Message);
 
         var head = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(
-            new PromptViTTrainer.Options { BackbonePath = "x", HeadInitialization = (MLNet.PromptTuning.Modeling.HeadInitialization)9 }));
+            new PromptViTTrainer.Options { BackbonePath = "x",
+                HeadInitialization = (MLNet.PromptTuning.Modeling.HeadInitialization)9 }));
         Assert.Contains("Options.HeadInitialization is 9", head.Message);
         Assert.Contains("VptKaimingFanOut", head.Message);
 
         var method = Assert.ThrowsAny<ArgumentException>(() =>
-            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x", Method = "lora" }));
+            ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options { BackbonePath = "x",
+                Method = "lora" }));
         Assert.Contains("'lora'", method.Message);
 
         using var fixture = PromptViTFixture.Create(6);
         var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
         var missingFile = fixture.Options();
         missingFile.BackbonePath = Path.Combine(fixture.Images.Folder, "nope.safetensors");
-        var fileError = Assert.Throws<FileNotFoundException>(() => ml.MulticlassClassification.Trainers.PromptViT(missingFile).Fit(data));
+        var fileError = Assert.Throws<FileNotFoundException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(missingFile).Fit(data));
         Assert.Contains("nothing is downloaded", fileError.Message);
 
         var badPrompt = fixture.Options();
-        badPrompt.Vpt.PromptLength = 0;
-        var promptError = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(badPrompt).Fit(data));
+        badPrompt.MethodOptions = new MLNet.PromptTuning.Methods.Vpt.VptOptions { PromptLength = 0 };
+        var promptError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(badPrompt).Fit(data));
         Assert.Contains("PromptLength is 0", promptError.Message);
     }
 
@@ -143,7 +156,8 @@ public sealed class PromptViTErrorTests
         var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
         var options = fixture.Options(epochs: 1);
         options.ResizeImages = false;
-        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        var error = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
         Assert.Contains("9x10 is not divisible by the backbone's patch size 4", error.Message);
     }
 

@@ -1,12 +1,17 @@
 using Microsoft.ML;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Tests.Interop;
+using MLNet.PromptTuning.Tests.TestSupport;
 
 namespace MLNet.PromptTuning.Tests.Integration;
 
 /// <summary>A tiny backbone saved as safetensors plus a small PNG image set, in a temporary folder.</summary>
 internal sealed class PromptViTFixture : IDisposable
 {
+    // Training with Options.NumberOfThreads sets libtorch's process-wide count; the fixture fixes it for the test
+    // and puts the previous count back when disposed, so no later test inherits it.
+    private readonly TorchThreadScope _threads = new(TorchThreadScope.Fixed);
+
     private PromptViTFixture(string backbonePath, TestImageSet images)
     {
         BackbonePath = backbonePath;
@@ -39,13 +44,17 @@ internal sealed class PromptViTFixture : IDisposable
         Method = method,
         MaxEpoch = epochs,
         BatchSize = 4,
-        LearningRate = 0.01f,
+        LearningRate = 0.01,
         WarmupEpochs = 0,
         InferenceBatchSize = 5,
-        NumberOfThreads = 2,
+        NumberOfThreads = TorchThreadScope.Fixed,
         Seed = 3,
-        Vpt = new MLNet.PromptTuning.Methods.Vpt.VptOptions { PromptLength = 3 },
+        MethodOptions = method == "vpt" ? new MLNet.PromptTuning.Methods.Vpt.VptOptions { PromptLength = 3 } : null,
     };
 
-    public void Dispose() => Images.Dispose();
+    public void Dispose()
+    {
+        Images.Dispose();
+        _threads.Dispose();
+    }
 }

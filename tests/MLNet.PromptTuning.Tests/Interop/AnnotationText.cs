@@ -4,7 +4,8 @@ using Microsoft.ML.Data;
 
 namespace MLNet.PromptTuning.Tests.Interop;
 
-/// <summary>Renders a column's annotations as "Kind: Type = value" lines, in order, for whole-contract comparisons.</summary>
+/// <summary>Renders a column's annotations as "Kind: Type = value" lines, in order, for whole-contract
+/// comparisons.</summary>
 internal static class AnnotationText
 {
     public static string[] Describe(DataViewSchema.Column column) =>
@@ -31,9 +32,12 @@ internal static class AnnotationText
         {
             return vector.ItemType.RawType switch
             {
-                var t when t == typeof(ReadOnlyMemory<char>) => Join<ReadOnlyMemory<char>>(annotations, annotation, v => v.ToString()),
-                var t when t == typeof(int) => Join<int>(annotations, annotation, v => v.ToString(CultureInfo.InvariantCulture)),
-                var t when t == typeof(float) => Join<float>(annotations, annotation, v => v.ToString("R", CultureInfo.InvariantCulture)),
+                var t when t == typeof(ReadOnlyMemory<char>) =>
+                    Join<ReadOnlyMemory<char>>(annotations, annotation, v => v.ToString()),
+                var t when t == typeof(int) =>
+                    Join<int>(annotations, annotation, v => v.ToString(CultureInfo.InvariantCulture)),
+                var t when t == typeof(float) =>
+                    Join<float>(annotations, annotation, v => v.ToString("R", CultureInfo.InvariantCulture)),
                 var t when t == typeof(bool) => Join<bool>(annotations, annotation, v => v.ToString()),
                 _ => "?",
             };

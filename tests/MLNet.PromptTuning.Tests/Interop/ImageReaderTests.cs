@@ -84,12 +84,14 @@ public sealed class ImageReaderTests
         int n = images.Width * images.Height;
         byte[] rgba = images.Rgba[1];
         byte[] luma = Enumerable.Range(0, n)
-            .Select(p => (byte)((rgba[p * 4] * 19595 + rgba[p * 4 + 1] * 38470 + rgba[p * 4 + 2] * 7471 + 0x8000) >> 16))
+            .Select(p => (byte)((rgba[p * 4] * 19595 + rgba[p * 4 + 1] * 38470 + rgba[p * 4 + 2] * 7471
+                + 0x8000) >> 16))
             .ToArray();
         byte[] gray = ReadTensors(data, "Image", new ImageInputSpec(Channels: 1), t => t.data<byte>().ToArray())[1];
         Assert.Equal(luma, gray);
 
-        float[] grayFloat = ReadTensors(data, "Pixels", new ImageInputSpec(Channels: 1), t => t.data<float>().ToArray())[1];
+        float[] grayFloat = ReadTensors(data, "Pixels", new ImageInputSpec(Channels: 1), t =>
+            t.data<float>().ToArray())[1];
         float[] expectedFloat = Enumerable.Range(0, n)
             .Select(p => 0.299f * rgba[p * 4] + 0.587f * rgba[p * 4 + 1] + 0.114f * rgba[p * 4 + 2]).ToArray();
         Assert.Equal(expectedFloat, grayFloat);
@@ -130,7 +132,8 @@ public sealed class ImageReaderTests
     public void MissingImageColumnNamesTheRoleTheColumnAndWhatExists()
     {
         IDataView data = _ml.Data.LoadFromEnumerable(new[] { new ImageRow { Path = "a.png", Label = "x" } });
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ImageColumn.Resolve(data.Schema, "Photo", new ImageInputSpec()));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ImageColumn.Resolve(data.Schema, "Photo", new ImageInputSpec()));
         Assert.Contains("image column 'Photo' was not found", e.Message);
         Assert.Contains("'Path', 'Label'", e.Message);
     }
@@ -139,7 +142,8 @@ public sealed class ImageReaderTests
     public void WrongImageColumnTypeNamesRoleColumnExpectedAndActualTypes()
     {
         IDataView data = _ml.Data.LoadFromEnumerable(new[] { new DoublesRow { Image = new double[3] } });
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ImageColumn.Resolve(data.Schema, "Image", new ImageInputSpec()));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ImageColumn.Resolve(data.Schema, "Image", new ImageInputSpec()));
         Assert.Contains("image column 'Image'", e.Message);
         Assert.Contains("has type Vector<Double, 3>", e.Message);
         Assert.Contains("expected Image (from LoadImages)", e.Message);
@@ -163,7 +167,8 @@ public sealed class ImageReaderTests
             new BytesRow { Bytes = new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 } },
         });
 
-        var e = Assert.Throws<InvalidDataException>(() => ReadTensors(data, "Bytes", new ImageInputSpec(), t => t.shape));
+        var e = Assert.Throws<InvalidDataException>(() =>
+            ReadTensors(data, "Bytes", new ImageInputSpec(), t => t.shape));
         Assert.StartsWith("Row 1 of image column 'Bytes' could not be decoded as an image (8 bytes)", e.Message);
     }
 
@@ -181,7 +186,8 @@ public sealed class ImageReaderTests
 
         rows[2].Pixels[17] = float.PositiveInfinity;
         e = Assert.Throws<InvalidDataException>(() =>
-            ReadTensors(_ml.Data.LoadFromEnumerable(rows), "Pixels", new ImageInputSpec(3, new PixelShape(3, 4, 4)), t => t.shape));
+            ReadTensors(_ml.Data.LoadFromEnumerable(rows), "Pixels", new ImageInputSpec(3, new PixelShape(3, 4, 4)),
+                t => t.shape));
         Assert.Contains("Row 2", e.Message);
         Assert.Contains("(Infinity)", e.Message);
     }
@@ -189,7 +195,8 @@ public sealed class ImageReaderTests
     [Fact]
     public void LabelThatIsNotAKeyNamesTheColumnAndSuggestsMapValueToKey()
     {
-        IDataView data = _ml.Data.LoadFromEnumerable(new[] { new FlatPixelsRow { Pixels = new float[48], Label = "a" } });
+        IDataView data = _ml.Data.LoadFromEnumerable(new[] { new FlatPixelsRow { Pixels = new float[48],
+            Label = "a" } });
 
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
             LabeledImageReader.Read(data, "Pixels", "Label", new ImageInputSpec(3, new PixelShape(3, 4, 4))));
@@ -217,10 +224,14 @@ public sealed class ImageReaderTests
             LabeledImageReader.Read(loadImages.Fit(empty).Transform(empty), "Image", "Label", new ImageInputSpec()));
         Assert.StartsWith("The training data is empty: no rows were read from columns 'Image' and 'Label'.", e.Message);
 
-        IDataView unlabeled = _ml.Data.LoadFromEnumerable(images.Rows.Select(r => new KeyLabelRow { Path = r.Path, Label = KeyLabelRow.Missing }));
+        IDataView unlabeled = _ml.Data.LoadFromEnumerable(images.Rows.Select(r =>
+            new KeyLabelRow { Path = r.Path, Label = KeyLabelRow.Missing }));
         e = Assert.Throws<ArgumentException>(() =>
-            LabeledImageReader.Read(loadImages.Fit(unlabeled).Transform(unlabeled), "Image", "Label", new ImageInputSpec()));
-        Assert.StartsWith("The training data has no labelled rows: all 2 rows have a missing value in label column 'Label'", e.Message);
+            LabeledImageReader.Read(loadImages.Fit(unlabeled).Transform(unlabeled), "Image", "Label",
+                new ImageInputSpec()));
+        Assert.StartsWith(
+            "The training data has no labelled rows: all 2 rows have a missing value in label column 'Label'",
+                e.Message);
     }
 
     [Fact]
@@ -228,7 +239,8 @@ public sealed class ImageReaderTests
     {
         using TestImageSet images = TestImageSet.Create(4);
         uint[] keys = { 1, KeyLabelRow.Missing, 2, 0 };
-        IDataView rows = _ml.Data.LoadFromEnumerable(images.Rows.Select((r, i) => new KeyLabelRow { Path = r.Path, Label = keys[i] }));
+        IDataView rows = _ml.Data.LoadFromEnumerable(images.Rows.Select((r, i) =>
+            new KeyLabelRow { Path = r.Path, Label = keys[i] }));
         IDataView data = _ml.Transforms.LoadImages("Image", images.Folder, "Path").Fit(rows).Transform(rows);
 
         using LabeledImages read = LabeledImageReader.Read(data, "Image", "Label", new ImageInputSpec());
@@ -239,7 +251,8 @@ public sealed class ImageReaderTests
         Assert.Equal(images.PlanarRgb(3), read.Images[2].data<byte>().ToArray());
     }
 
-    private static List<T> ReadTensors<T>(IDataView data, string column, ImageInputSpec spec, Func<torch.Tensor, T> inspect)
+    private static List<T> ReadTensors<T>(IDataView data, string column, ImageInputSpec spec, Func<torch.Tensor,
+        T> inspect)
     {
         ImageColumn image = ImageColumn.Resolve(data.Schema, column, spec);
         var result = new List<T>();

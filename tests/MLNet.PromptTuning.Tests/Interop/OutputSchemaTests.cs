@@ -89,7 +89,8 @@ public sealed class OutputSchemaTests
         var ml = new MLContext(seed: 1);
         using TestImageSet images = TestImageSet.Create(6);
         int[] codes = { 30, 70, 90 };
-        IntLabelRow[] rows = images.Rows.Select((r, i) => new IntLabelRow { Path = r.Path, Label = codes[i % 3] }).ToArray();
+        IntLabelRow[] rows = images.Rows.Select((r, i) =>
+            new IntLabelRow { Path = r.Path, Label = codes[i % 3] }).ToArray();
         IDataView data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadImages("Image", images.Folder, "Path"))
@@ -98,9 +99,11 @@ public sealed class OutputSchemaTests
             .Fit(data);
         IDataView scored = model.Transform(data);
 
-        Assert.Equal("KeyValues: Vector<Int32, 3> = [30, 70, 90]", AnnotationText.Describe(scored.Schema["PredictedLabel"])[2]);
+        Assert.Equal("KeyValues: Vector<Int32, 3> = [30, 70, 90]",
+            AnnotationText.Describe(scored.Schema["PredictedLabel"])[2]);
         Assert.Contains("SlotNames: Vector<String, 3> = [30, 70, 90]", AnnotationText.Describe(scored.Schema["Score"]));
-        Assert.Contains("TrainingLabelValues: Vector<Int32, 3> = [30, 70, 90]", AnnotationText.Describe(scored.Schema["Score"]));
+        Assert.Contains("TrainingLabelValues: Vector<Int32, 3> = [30, 70, 90]",
+            AnnotationText.Describe(scored.Schema["Score"]));
         Assert.Equal(NumberDataViewType.Int32, scored.Schema["PredictedCode"].Type);
         Assert.Equal(rows.Select(r => r.Label), scored.GetColumn<int>("PredictedCode"));
     }
@@ -165,7 +168,8 @@ public sealed class OutputSchemaTests
         IDataView loaded = ml.Transforms.LoadImages("Image", images.Folder, "Path")
             .Fit(ml.Data.LoadFromEnumerable(images.Rows)).Transform(ml.Data.LoadFromEnumerable(images.Rows));
 
-        DataViewSchema schema = PixelMeanLinearEstimator.Create(ml, ClassLabels.WithoutValues(3)).GetOutputSchema(loaded.Schema);
+        DataViewSchema schema = PixelMeanLinearEstimator.Create(ml,
+            ClassLabels.WithoutValues(3)).GetOutputSchema(loaded.Schema);
 
         Assert.Equal(new[] { "ScoreColumnKind", "ScoreColumnSetId", "ScoreValueKind" },
             schema["Score"].Annotations.Schema.Select(a => a.Name));

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.PromptTuning.Tests.TestSupport;
 using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Interop;
@@ -19,6 +20,7 @@ public sealed class PersistenceTests
     [Fact]
     public void SavedPipelineLoadsInAFreshProcessWithoutRegisterAssemblyAndScoresBitIdentically()
     {
+        using var threads = new TorchThreadScope();
         var ml = new MLContext(seed: 1);
         using TestImageSet images = TestImageSet.Create(7);
         IDataView data = ml.Data.LoadFromTextFile<ImageRow>(images.WriteTsv(), hasHeader: true, separatorChar: '\t');
@@ -43,15 +45,18 @@ public sealed class PersistenceTests
         }
 
         string output = Path.Combine(images.Folder, "fresh-process.txt");
-        RunFreshProcess(SavedModelScorer.Command, modelPath, images.WriteTsv(), images.Folder, output);
+        RunFreshProcess(SavedModelScorer.Command, modelPath, images.WriteTsv(), images.Folder, output,
+            threads.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string[] lines = File.ReadAllLines(output);
 
         Assert.Equal("library-loaded-before-load=False", lines[0]);
         Assert.Equal("library-loaded-after-load=True", lines[1]);
-        Assert.Equal(expectedScores, lines.Where(l => l.StartsWith("score=", StringComparison.Ordinal)).Select(l => l[6..]));
+        Assert.Equal(expectedScores,
+            lines.Where(l => l.StartsWith("score=", StringComparison.Ordinal)).Select(l => l[6..]));
         Assert.Equal(images.Rows.Select(r => r.Label),
             lines.Where(l => l.StartsWith("predicted=", StringComparison.Ordinal)).Select(l => l[10..]));
-        Assert.Equal("engine-score=" + expectedScores[0], lines.Single(l => l.StartsWith("engine-score=", StringComparison.Ordinal)));
+        Assert.Equal("engine-score=" + expectedScores[0],
+            lines.Single(l => l.StartsWith("engine-score=", StringComparison.Ordinal)));
         Assert.Equal("micro-accuracy=1", lines.Single(l => l.StartsWith("micro-accuracy=", StringComparison.Ordinal)));
     }
 
@@ -61,10 +66,12 @@ public sealed class PersistenceTests
         var ml = new MLContext(seed: 1);
         using TestImageSet images = TestImageSet.Create(6);
         int[] codes = { -4, 11, 250 };
-        IDataView data = ml.Data.LoadFromEnumerable(images.Rows.Select((r, i) => new IntLabelRow { Path = r.Path, Label = codes[i % 3] }));
+        IDataView data = ml.Data.LoadFromEnumerable(images.Rows.Select((r, i) =>
+            new IntLabelRow { Path = r.Path, Label = codes[i % 3] }));
         ITransformer model = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadImages("Photo", images.Folder, "Path"))
-            .Append(new PixelMeanLinearEstimator(ml, "Photo", batchSize: 5, new MLNet.PromptTuning.Data.ImageInputSpec(Channels: 1)))
+            .Append(new PixelMeanLinearEstimator(ml, "Photo", batchSize: 5,
+                new MLNet.PromptTuning.Data.ImageInputSpec(Channels: 1)))
             .Fit(data);
         IDataView before = model.Transform(data);
 
@@ -75,7 +82,7 @@ public sealed class PersistenceTests
         ITransformer loaded = fresh.Model.Load(stream, out _);
         IDataView after = loaded.Transform(data);
 
-        var transformer = ((TransformerChain<ITransformer>)loaded).OfType<MLNet.PromptTuning.Interop.PixelMeanLinearTransformer>().Single();
+        var transformer = ((TransformerChain<ITransformer>)loaded).OfType<PixelMeanLinearTransformer>().Single();
         Assert.Equal(new MLNet.PromptTuning.Interop.ImageScoringSettings("Photo", "Score", "PredictedLabel", 5,
             new MLNet.PromptTuning.Data.ImageInputSpec(Channels: 1)), transformer.Core.Settings);
         foreach (string column in new[] { "Score", "PredictedLabel" })
@@ -84,7 +91,8 @@ public sealed class PersistenceTests
             Assert.Equal(AnnotationText.Describe(before.Schema[column]), AnnotationText.Describe(after.Schema[column]));
         }
 
-        Assert.Contains("KeyValues: Vector<Int32, 3> = [-4, 11, 250]", AnnotationText.Describe(after.Schema["PredictedLabel"]));
+        Assert.Contains("KeyValues: Vector<Int32, 3> = [-4, 11, 250]",
+            AnnotationText.Describe(after.Schema["PredictedLabel"]));
         Assert.Equal(ScoreReading.ReadVectors(before, "Score").Select(ScoreReading.Bits),
             ScoreReading.ReadVectors(after, "Score").Select(ScoreReading.Bits));
     }

@@ -87,7 +87,8 @@ public sealed class PublicizerTests
                 string methodName = before.GetString(ma.Name);
                 var access = (int)(ma.Attributes & MethodAttributes.MemberAccessMask);
                 int expectedAccess = methodName.StartsWith('<') ? access : ExpectedMember(access);
-                Assert.Equal((ma.Attributes & ~MethodAttributes.MemberAccessMask) | (MethodAttributes)expectedAccess, mb.Attributes);
+                Assert.Equal((ma.Attributes & ~MethodAttributes.MemberAccessMask) | (MethodAttributes)expectedAccess,
+                    mb.Attributes);
                 changedFlags += expectedAccess != access ? 1 : 0;
             }
 
@@ -98,7 +99,8 @@ public sealed class PublicizerTests
                 string fieldName = before.GetString(fa.Name);
                 var access = (int)(fa.Attributes & FieldAttributes.FieldAccessMask);
                 int expectedAccess = fieldName.StartsWith('<') ? access : ExpectedMember(access);
-                Assert.Equal((fa.Attributes & ~FieldAttributes.FieldAccessMask) | (FieldAttributes)expectedAccess, fb.Attributes);
+                Assert.Equal((fa.Attributes & ~FieldAttributes.FieldAccessMask) | (FieldAttributes)expectedAccess,
+                    fb.Attributes);
                 changedFlags += expectedAccess != access ? 1 : 0;
             }
         }
@@ -122,7 +124,8 @@ public sealed class PublicizerTests
                 involved.Add(("base type", baseType));
             }
 
-            involved.AddRange(type.GetInterfaces().Where(i => i.IsVisible || !IsMLNet(i)).Select(i => ("interface", i)));
+            involved.AddRange(type.GetInterfaces().Where(i => i.IsVisible || !IsMLNet(i)).Select(i =>
+                ("interface", i)));
             const BindingFlags Visible = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance |
                                          BindingFlags.Static | BindingFlags.DeclaredOnly;
             foreach (MemberInfo member in type.GetMembers(Visible))
@@ -153,7 +156,8 @@ public sealed class PublicizerTests
         Assert.Empty(leaks);
     }
 
-    private static bool IsMLNet(Type type) => type.Assembly.GetName().Name!.StartsWith("Microsoft.ML", StringComparison.Ordinal);
+    private static bool IsMLNet(Type type) =>
+        type.Assembly.GetName().Name!.StartsWith("Microsoft.ML", StringComparison.Ordinal);
 
     private static TypeAttributes ExpectedType(TypeAttributes attributes)
     {

@@ -38,7 +38,8 @@ public sealed class ScoringTests
         foreach (int batchSize in new[] { 1, 2, 7, 64 })
         {
             IDataView other = PixelMeanLinearEstimator.Create(_ml, classes, batchSize: batchSize).Transform(loaded);
-            Assert.Equal(batchScores.Select(ScoreReading.Bits), ScoreReading.ReadVectors(other, "Score").Select(ScoreReading.Bits));
+            Assert.Equal(batchScores.Select(ScoreReading.Bits),
+                ScoreReading.ReadVectors(other, "Score").Select(ScoreReading.Bits));
         }
     }
 
@@ -52,9 +53,11 @@ public sealed class ScoringTests
             .Fit(data);
         IDataView loaded = prefix.Transform(data);
         ClassLabels classes = ClassLabels.FromLabelColumn(loaded.Schema["Label"]);
-        var chain = new TransformerChain<ITransformer>(prefix, PixelMeanLinearEstimator.Create(_ml, classes, batchSize: 3));
+        var chain = new TransformerChain<ITransformer>(prefix,
+            PixelMeanLinearEstimator.Create(_ml, classes, batchSize: 3));
         using var engine = _ml.Model.CreatePredictionEngine<ImageRow, ScoredImage>(chain);
-        Dictionary<string, string> expected = images.Rows.ToDictionary(r => r.Path, r => ScoreReading.Bits(engine.Predict(r).Score));
+        Dictionary<string,
+            string> expected = images.Rows.ToDictionary(r => r.Path, r => ScoreReading.Bits(engine.Predict(r).Score));
 
         IDataView scored = chain.Transform(data);
         DataViewSchema.Column path = scored.Schema["Path"];
@@ -166,10 +169,13 @@ public sealed class ScoringTests
         using TestImageSet images = TestImageSet.Create(2);
         IDataView data = _ml.Data.LoadFromEnumerable(images.Rows);
         IDataView loaded = _ml.Transforms.LoadImages("Image", images.Folder, "Path").Fit(data).Transform(data);
-        var settings = new ImageScoringSettings("Image", "Score", "PredictedLabel", 4, new MLNet.PromptTuning.Data.ImageInputSpec());
-        var core = new ImageScoringCore(_ml, settings, ClassLabels.WithoutValues(5), new PixelMeanLinearScorer(3, 3, new float[9], new float[3]));
+        var settings = new ImageScoringSettings("Image", "Score", "PredictedLabel", 4,
+            new MLNet.PromptTuning.Data.ImageInputSpec());
+        var core = new ImageScoringCore(_ml, settings, ClassLabels.WithoutValues(5),
+            new PixelMeanLinearScorer(3, 3, new float[9], new float[3]));
 
-        var e = Assert.Throws<InvalidOperationException>(() => core.Transform(loaded).GetColumn<uint>("PredictedLabel").ToList());
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            core.Transform(loaded).GetColumn<uint>("PredictedLabel").ToList());
         Assert.Equal("The scorer returned logits of shape [2, 3] for 2 images; expected [2, 5].", e.Message);
     }
 }

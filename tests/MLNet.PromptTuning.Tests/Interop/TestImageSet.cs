@@ -61,7 +61,8 @@ internal sealed class TestImageSet : IDisposable
                     int at = (y * width + x) * 4;
                     for (int c = 0; c < 3; c++)
                     {
-                        int value = c == dominant ? 180 + (i * 7 + x * 5 + y * 3) % 70 : (i * 13 + x * 11 + y * 17 + c * 29) % 90;
+                        int value = c == dominant ? 180 + (i * 7 + x * 5 + y * 3) % 70
+                            : (i * 13 + x * 11 + y * 17 + c * 29) % 90;
                         rgba[at + c] = (byte)value;
                     }
 
@@ -192,5 +193,6 @@ internal static class ScoreReading
 
     /// <summary>Exact bit pattern of floats, for bit-identity comparisons.</summary>
     public static string Bits(IEnumerable<float> values) =>
-        string.Join(",", values.Select(v => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture)));
+        string.Join(",",
+            values.Select(v => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture)));
 }

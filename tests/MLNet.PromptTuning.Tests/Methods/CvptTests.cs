@@ -202,7 +202,7 @@ public sealed class CvptTests
         using var backbone = TinyModels.Backbone();
         using var images = TinyModels.Images();
         using var defaults = new PromptedVisionTransformer(backbone, new CvptOptions(), 5);
-        Assert.Equal(0.1, defaults.Method.BackboneStochasticDepthRate);
+        Assert.Equal(0.1, defaults.Scope.BackboneStochasticDepthRate);
 
         foreach (double rate in new[] { 0.0, 0.5 })
         {

@@ -36,7 +36,8 @@ internal sealed class HookRecorder : PromptMethod
     /// <summary>A clone of <paramref name="tensor"/> that outlives the forward pass's scopes.</summary>
     public static Tensor Keep(Tensor tensor) => tensor.detach().clone().DetachFromDisposeScope();
 
-    /// <summary>Logits of <paramref name="model"/>'s head on the features <paramref name="method"/> selects, no grad.</summary>
+    /// <summary>Logits of <paramref name="model"/>'s head on the features <paramref name="method"/> selects, no
+    /// grad.</summary>
     public static Tensor LogitsWith(PromptedVisionTransformer model, PromptMethod method, Tensor images)
     {
         using var scope = torch.NewDisposeScope();

@@ -110,7 +110,8 @@ public sealed class LsptTests
         var hidden = new List<Tensor>();
         var recorder = new HookRecorder(model.Method, backbone.Description)
         {
-            BeforeBlockFinished = (_, ctx) => promptsIn.Add(HookRecorder.Keep(ctx.GetState(LsptMethod.InputPromptsKey)!)),
+            BeforeBlockFinished = (_, ctx) =>
+                promptsIn.Add(HookRecorder.Keep(ctx.GetState(LsptMethod.InputPromptsKey)!)),
             AfterBlockFinished = (_, ctx) =>
             {
                 promptsNext.Add(HookRecorder.Keep(ctx.GetSegment(LsptMethod.Segment)));
@@ -126,7 +127,8 @@ public sealed class LsptTests
             using var expected = gate * hidden[layer].reshape(2, 3, 32) + (1 - gate) * promptsIn[layer];
             Assert.True(TinyModels.MaxAbsDifference(expected, promptsNext[layer]) < 1e-6f, $"layer {layer}");
             // Nearly static: the prompts entering every block stay within σ(−5)·(a few LSTM outputs) of E.
-            Assert.True(TinyModels.MaxAbsDifference(promptsNext[layer], prompts.expand(2, -1, -1)) < 0.03f, $"layer {layer}");
+            Assert.True(TinyModels.MaxAbsDifference(promptsNext[layer], prompts.expand(2, -1, -1)) < 0.03f,
+                $"layer {layer}");
         }
     }
 
@@ -135,7 +137,8 @@ public sealed class LsptTests
     {
         using var backbone = TinyModels.Backbone();
         using var lspt = new PromptedVisionTransformer(backbone, new LsptOptions { PromptLength = 4 }, 5);
-        using var deep = new PromptedVisionTransformer(backbone, new VptOptions { Depth = VptDepth.Deep, PromptLength = 4 }, 5);
+        using var deep = new PromptedVisionTransformer(backbone,
+            new VptOptions { Depth = VptDepth.Deep, PromptLength = 4 }, 5);
         using (torch.no_grad())
         {
             var source = lspt.state_dict();
@@ -157,7 +160,8 @@ public sealed class LsptTests
     {
         using var backbone = TinyModels.Backbone();
         using var gapt = new PromptedVisionTransformer(backbone, GaptOptions(), 5);
-        using var shallow = new PromptedVisionTransformer(backbone, new VptOptions { Depth = VptDepth.Shallow, PromptLength = 4 }, 5);
+        using var shallow = new PromptedVisionTransformer(backbone,
+            new VptOptions { Depth = VptDepth.Shallow, PromptLength = 4 }, 5);
         using (torch.no_grad())
         {
             var source = gapt.state_dict();
@@ -433,7 +437,8 @@ public sealed class LsptTests
                 var (h, c) = _lstm.forward(sCoded.reshape(b * _m, d), (context.GetState("h")!, context.GetState("c")!));
                 context.SetState("h", h);
                 context.SetState("c", c);
-                var output = (_projWeight is null ? h : nn.functional.linear(h, _projWeight, _projBias)).reshape(b, _m, d);
+                var output = (_projWeight is null ? h : nn.functional.linear(h, _projWeight, _projBias)).reshape(b, _m,
+                    d);
                 u = _o.LongTermCoding == LsptLongTermCoding.Residual ? sCoded + output : output;
             }
 

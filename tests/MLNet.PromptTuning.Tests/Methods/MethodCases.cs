@@ -103,7 +103,8 @@ public static class MethodCases
     /// near tie can flip under bf16 rounding and change a score discretely, so reduced precision is not compared
     /// numerically for it (TcpaTests compares role-level coordination, which has no such choice).
     /// </summary>
-    public static bool SelectsPerTokenByTopK(string name) => Create(name) is TcpaOptions { Coordination: TcpaCoordination.RoleAndToken };
+    public static bool SelectsPerTokenByTopK(string name) =>
+        Create(name) is TcpaOptions { Coordination: TcpaCoordination.RoleAndToken };
 
     /// <summary>Fresh options for a case.</summary>
     public static PromptMethodOptions Create(string name) => Cases[name]();

@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Tests.Methods;
 
-/// <summary>The invariants of methods/sep.md §10 (vision side) and the trainable-parameter formulas of §3.3 and §6.</summary>
+/// <summary>The invariants of methods/sep.md §10 (vision side) and the trainable-parameter formulas of §3.3 and
+/// §6.</summary>
 public sealed class SepTests
 {
     private const string Prompts = "prompt.sep.prompt_embeddings";
@@ -100,7 +101,8 @@ public sealed class SepTests
         using (torch.no_grad())
         {
             // Non-trivial norms and biases make the check stronger; s1 and s2 keep their initial 0.75.
-            foreach (var key in new[] { "ln_a.weight", "ln_a.bias", "ln_b.weight", "ln_b.bias", "in_proj_bias", "out_proj.bias" })
+            foreach (var key in new[] { "ln_a.weight", "ln_a.bias", "ln_b.weight", "ln_b.bias", "in_proj_bias",
+                "out_proj.bias" })
             {
                 tfm.state_dict()[key].normal_(key.EndsWith("weight") ? 1 : 0, 0.3);
             }
@@ -109,7 +111,7 @@ public sealed class SepTests
         using var scope = torch.NewDisposeScope();
         var r = torch.randn(new long[] { 3, 2, 16 }, ScalarType.Float64);
         var pq = torch.randn(new long[] { 3, 2, 16 }, ScalarType.Float64);
-        var actual = tfm.Forward(r, pq, axis, p => p);
+        var actual = tfm.call(r, pq, axis, p => p);
         var expected = ReferenceFusion(tfm.state_dict(), "", r, pq, axis, heads: 4);
         Assert.True((actual - expected).abs().max().item<double>() < 1e-10);
     }
@@ -123,7 +125,7 @@ public sealed class SepTests
         var pq = torch.randn(3, 2, 16);
         foreach (var axis in new[] { SepFusionAxis.Tokens, SepFusionAxis.Batch })
         {
-            Assert.True(TinyModels.Same(r, tfm.Forward(r, pq, axis, p => p)));
+            Assert.True(TinyModels.Same(r, tfm.call(r, pq, axis, p => p)));
         }
     }
 
@@ -137,9 +139,9 @@ public sealed class SepTests
         var pq = torch.randn(1, 3, 16);
         var other = torch.randn(1, 3, 16);
         Assert.True(TinyModels.MaxAbsDifference(
-            tfm.Forward(r, pq, SepFusionAxis.Batch, p => p), tfm.Forward(r, other, SepFusionAxis.Batch, p => p)) < 1e-6f);
+            tfm.call(r, pq, SepFusionAxis.Batch, p => p), tfm.call(r, other, SepFusionAxis.Batch, p => p)) < 1e-6f);
         Assert.True(TinyModels.MaxAbsDifference(
-            tfm.Forward(r, pq, SepFusionAxis.Tokens, p => p), tfm.Forward(r, other, SepFusionAxis.Tokens, p => p)) > 1e-4f);
+            tfm.call(r, pq, SepFusionAxis.Tokens, p => p), tfm.call(r, other, SepFusionAxis.Tokens, p => p)) > 1e-4f);
     }
 
     [Fact]
@@ -165,8 +167,10 @@ public sealed class SepTests
 
         using var scope = torch.NewDisposeScope();
         var r = input!.gather(1, positions!.unsqueeze(-1).expand(-1, -1, 32));             // [B, M, D]
-        var pq = input[.., 17..];                                                          // slots after cls + 16 patches
-        var expected = ReferenceFusion(model.state_dict(), "prompt.sep.fusion.0.", r, pq, SepFusionAxis.Tokens, heads: 2);
+        // slots after cls + 16 patches
+        var pq = input[.., 17..];
+        var expected = ReferenceFusion(model.state_dict(), "prompt.sep.fusion.0.", r, pq, SepFusionAxis.Tokens,
+            heads: 2);
         Assert.True(TinyModels.MaxAbsDifference(expected, output!) < 1e-5f);
     }
 
@@ -286,7 +290,8 @@ public sealed class SepTests
         TokenSelection = selection,
     };
 
-    /// <summary>methods/sep.md §3.1 written out with explicit softmax attention; the axis handled by transposes.</summary>
+    /// <summary>methods/sep.md §3.1 written out with explicit softmax attention; the axis handled by
+    /// transposes.</summary>
     private static Tensor ReferenceFusion(
         Dictionary<string, Tensor> sd, string prefix, Tensor r, Tensor pq, SepFusionAxis axis, int heads)
     {
@@ -298,7 +303,8 @@ public sealed class SepTests
         var w = P("in_proj_weight");
         var b = P("in_proj_bias");
         var q = torch.matmul(LayerNorm(pq, "ln_a"), w[..(int)width].t()) + b[..(int)width];
-        var k = torch.matmul(LayerNorm(r, "ln_a"), w[(int)width..(int)(2 * width)].t()) + b[(int)width..(int)(2 * width)];
+        var k = torch.matmul(LayerNorm(r, "ln_a"), w[(int)width..(int)(2 * width)].t())
+            + b[(int)width..(int)(2 * width)];
         var v = torch.matmul(LayerNorm(r, "ln_a"), w[(int)(2 * width)..].t()) + b[(int)(2 * width)..];
         if (axis == SepFusionAxis.Batch)
         {

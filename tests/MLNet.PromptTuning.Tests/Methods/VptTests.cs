@@ -41,7 +41,8 @@ public sealed class VptTests
     public void PermutingPromptsOfOneLayerLeavesLogitsUnchanged(VptDepth depth)
     {
         using var backbone = TinyModels.Backbone();
-        using var model = new PromptedVisionTransformer(backbone, new VptOptions { Depth = depth, PromptLength = 4 }, 5);
+        using var model = new PromptedVisionTransformer(backbone, new VptOptions { Depth = depth, PromptLength = 4 },
+            5);
         using var images = TinyModels.Images();
         using var before = model.Predict(images);
         var key = depth == VptDepth.Shallow ? "prompt.vpt.prompt_embeddings" : "prompt.vpt.deep_prompt_embeddings";
@@ -62,12 +63,14 @@ public sealed class VptTests
     public void DeepWithRecordedShallowOutputsReproducesShallow()
     {
         using var backbone = TinyModels.Backbone();
-        using var shallow = new PromptedVisionTransformer(backbone, new VptOptions { Depth = VptDepth.Shallow, PromptLength = 3 }, 5);
+        using var shallow = new PromptedVisionTransformer(backbone,
+            new VptOptions { Depth = VptDepth.Shallow, PromptLength = 3 }, 5);
         using var image = TinyModels.Images(batch: 1);
         var recorder = new ProbeMethod(shallow.Method, backbone.Description) { Segment = VptMethod.Segment };
         var shallowLogits = LogitsWith(shallow, recorder, image);
 
-        using var deep = new PromptedVisionTransformer(backbone, new VptOptions { Depth = VptDepth.Deep, PromptLength = 3 }, 5);
+        using var deep = new PromptedVisionTransformer(backbone,
+            new VptOptions { Depth = VptDepth.Deep, PromptLength = 3 }, 5);
         using (torch.no_grad())
         {
             var sd = deep.state_dict();
@@ -91,7 +94,8 @@ public sealed class VptTests
         using var images = TinyModels.Images();
         foreach (var depth in new[] { VptDepth.Deep, VptDepth.Shallow })
         {
-            using var model = new PromptedVisionTransformer(backbone, new VptOptions { Depth = depth, PromptLength = 3 }, 5);
+            using var model = new PromptedVisionTransformer(backbone,
+                new VptOptions { Depth = depth, PromptLength = 3 }, 5);
             using var clean = model.Predict(images);
             var noisy = new ProbeMethod(model.Method, backbone.Description)
             {
@@ -118,7 +122,8 @@ public sealed class VptTests
         using var model = new PromptedVisionTransformer(backbone, new LinearProbeOptions(), 5);
         using var images = TinyModels.Images();
         using var features = backbone.ForwardFeatures(images);
-        using var expected = nn.functional.linear(features, model.state_dict()["head.weight"], model.state_dict()["head.bias"]);
+        using var expected = nn.functional.linear(features, model.state_dict()["head.weight"],
+            model.state_dict()["head.bias"]);
         using var logits = model.Predict(images);
         Assert.True(TinyModels.MaxAbsDifference(expected, logits) < 1e-5f);
     }
@@ -231,7 +236,8 @@ public sealed class VptTests
             optimizer.step();
         }
 
-        Assert.False(TinyModels.Same(model.Backbone.state_dict()["blocks.0.attn.qkv.weight"], original["blocks.0.attn.qkv.weight"]));
+        Assert.False(TinyModels.Same(model.Backbone.state_dict()["blocks.0.attn.qkv.weight"],
+            original["blocks.0.attn.qkv.weight"]));
         Assert.All(backbone.state_dict(), kv => Assert.True(TinyModels.Same(kv.Value, original[kv.Key]), kv.Key));
     }
 

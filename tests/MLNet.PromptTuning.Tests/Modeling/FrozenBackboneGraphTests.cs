@@ -47,6 +47,7 @@ public sealed class FrozenBackboneGraphTests
 
         Assert.Equal(expectGraph, context.Tokens.requires_grad);
         Assert.Equal(expectGraph, features.requires_grad);
-        Assert.True(model.Forward(TinyModels.Images(batch: 2), new ForwardContext(true, 0)).Logits.requires_grad); // the head trains
+        // the head trains
+        Assert.True(model.Forward(TinyModels.Images(batch: 2), new ForwardContext(true, 0)).Logits.requires_grad);
     }
 }

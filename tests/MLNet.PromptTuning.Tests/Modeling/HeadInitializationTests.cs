@@ -58,7 +58,8 @@ public sealed class HeadInitializationTests
         torch.manual_seed(3);
         using var model = useDefault
             ? new PromptedVisionTransformer(backbone, new VptOptions { PromptLength = 2 }, Classes)
-            : new PromptedVisionTransformer(backbone, new VptOptions { PromptLength = 2 }, Classes, headInitialization: initialization);
+            : new PromptedVisionTransformer(backbone, new VptOptions { PromptLength = 2 }, Classes,
+                headInitialization: initialization);
         var state = model.state_dict();
         return (state["head.weight"].clone(), state["head.bias"].clone());
     }

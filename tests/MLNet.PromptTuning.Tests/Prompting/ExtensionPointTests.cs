@@ -134,7 +134,8 @@ public sealed class ExtensionPointTests
         Assert.Equal(3f, context.GetState("count")!.item<float>());
     }
 
-    private static Tensor Features(MLNet.PromptTuning.Backbones.VisionTransformer backbone, PromptMethod method, Tensor images)
+    private static Tensor Features(MLNet.PromptTuning.Backbones.VisionTransformer backbone, PromptMethod method,
+        Tensor images)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();

@@ -24,7 +24,8 @@ public sealed class TokenLayoutTests
     [Fact]
     public void ResizeAndRemoveProduceNewLayouts()
     {
-        var original = TokenLayout.Initial(4).Insert(new TokenSegment("p", TokenRole.Prompt, 3), SegmentPosition.AfterPrefix);
+        var original = TokenLayout.Initial(4).Insert(new TokenSegment("p", TokenRole.Prompt, 3),
+            SegmentPosition.AfterPrefix);
         Assert.Equal("cls:1 | p:7 | patches:4", original.Resize("p", 7).ToString());
         Assert.Equal("cls:1 | patches:4", original.Remove("p").ToString());
         Assert.Equal("cls:1 | p:3 | patches:4", original.ToString());

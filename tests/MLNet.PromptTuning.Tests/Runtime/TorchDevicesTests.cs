@@ -22,20 +22,31 @@ public sealed class TorchDevicesTests
         Assert.Equal(expected, TorchDevices.Resolve(null).type);
     }
 
-    [Theory]
-    [InlineData("cuda")]
-    [InlineData("cuda:3")]
-    public void CudaWithoutAGpuNamesTheOption(string spec)
+    [Fact]
+    public void UnavailableCudaDevicesAreRefusedWithTheOptionNamed()
     {
-        if (torch.cuda.is_available())
+        // Both branches assert: CPU-only machines refuse every CUDA device; GPU machines accept the visible ones
+        // and refuse the first index past them.
+        if (!torch.cuda.is_available())
         {
-            return; // the message under test only exists on CPU-only machines
+            foreach (string spec in new[] { "cuda", "cuda:3" })
+            {
+                var e = Assert.Throws<NotSupportedException>(() => TorchDevices.Resolve(spec, "Options.Device"));
+                Assert.Contains("Options.Device", e.Message);
+                Assert.Contains(spec, e.Message);
+                Assert.Contains("TorchBackend=cuda", e.Message);
+            }
+
+            return;
         }
 
-        var e = Assert.Throws<NotSupportedException>(() => TorchDevices.Resolve(spec, "Options.Device"));
-        Assert.Contains("Options.Device", e.Message);
-        Assert.Contains(spec, e.Message);
-        Assert.Contains("TorchBackend=cuda", e.Message);
+        Assert.Equal(DeviceType.CUDA, TorchDevices.Resolve("cuda", "Options.Device").type);
+        int count = torch.cuda.device_count();
+        string beyond = $"cuda:{count}";
+        var error = Assert.Throws<NotSupportedException>(() => TorchDevices.Resolve(beyond, "Options.Device"));
+        Assert.Contains("Options.Device", error.Message);
+        Assert.Contains(beyond, error.Message);
+        Assert.Contains($"{count} CUDA device(s)", error.Message);
     }
 
     [Theory]

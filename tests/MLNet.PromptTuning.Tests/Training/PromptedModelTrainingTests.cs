@@ -7,7 +7,8 @@ using Xunit;
 
 namespace MLNet.PromptTuning.Tests.Training;
 
-/// <summary>The engine on the real model: a tiny frozen ViT with VPT-Deep prompts (dropout on) and a linear head.</summary>
+/// <summary>The engine on the real model: a tiny frozen ViT with VPT-Deep prompts (dropout on) and a linear
+/// head.</summary>
 [Collection(TorchTrainingCollection.Name)]
 public sealed class PromptedModelTrainingTests : IDisposable
 {
@@ -15,7 +16,7 @@ public sealed class PromptedModelTrainingTests : IDisposable
 
     private static TrainingOptions Options => new()
     {
-        Epochs = 3,
+        MaxEpoch = 3,
         BatchSize = 4,
         LearningRate = 0.01,
         WarmupEpochs = 1,
@@ -57,7 +58,8 @@ public sealed class PromptedModelTrainingTests : IDisposable
         Assert.Single(live.Distinct());
         ToyData.AssertSameWeights(frozen, ToyData.Weights(backbone));
         var after = ToyData.Weights(model);
-        Assert.All(before.Keys, name => Assert.False(before[name].AsSpan().SequenceEqual(after[name]), $"{name} did not train."));
+        Assert.All(before.Keys, name =>
+            Assert.False(before[name].AsSpan().SequenceEqual(after[name]), $"{name} did not train."));
         Assert.True(result.History.All(h => double.IsFinite(h.TrainLoss)));
     }
 
@@ -68,7 +70,9 @@ public sealed class PromptedModelTrainingTests : IDisposable
         using var train = ToyData.Separable(10, seed: 4, size: 16);
         var options = Options with { CheckpointDirectory = Path.Combine(_root, "vpt") };
 
-        Dictionary<string, byte[]> Run(TrainingOptions o, IProgress<TrainingProgress>? progress = null, CancellationToken token = default)
+        Dictionary<string,
+            byte[]> Run(TrainingOptions o, IProgress<TrainingProgress>? progress = null,
+                CancellationToken token = default)
         {
             torch.manual_seed(9);
             using var model = new PromptedVisionTransformer(backbone, new VptOptions { PromptLength = 2 }, 2);

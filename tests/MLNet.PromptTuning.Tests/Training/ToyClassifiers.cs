@@ -14,7 +14,8 @@ internal sealed class ToyClassifier : ITrainableClassifier, IDisposable
 {
     private readonly ToyNet _net;
 
-    public ToyClassifier(int channels, int size, int classes, int hidden = 8, double dropout = 0.0, bool auxiliaryLoss = false,
+    public ToyClassifier(int channels, int size, int classes, int hidden = 8, double dropout = 0.0,
+        bool auxiliaryLoss = false,
         bool decayProbes = false)
     {
         _net = new ToyNet(channels * size * size, hidden, classes, dropout, auxiliaryLoss, decayProbes);
@@ -40,7 +41,8 @@ internal sealed class ToyClassifier : ITrainableClassifier, IDisposable
     {
         InputTypes.Add(images.dtype);
         var (logits, aux) = _net.Run(images.to_type(torch.ScalarType.Float32));
-        return new ClassifierOutput(logits, aux is null ? Array.Empty<AuxiliaryLoss>() : new[] { new AuxiliaryLoss("prompt_l2", aux) });
+        return new ClassifierOutput(logits, aux is null ? Array.Empty<AuxiliaryLoss>()
+            : new[] { new AuxiliaryLoss("prompt_l2", aux) });
     }
 
     public IReadOnlyList<ParameterGroup> GetParameterGroups()
@@ -142,7 +144,8 @@ internal sealed class ToyNet : torch.nn.Module<torch.Tensor, torch.Tensor>
     }
 }
 
-/// <summary>Logits are a trainable bias broadcast over the batch: the loss and its gradient are known in closed form.</summary>
+/// <summary>Logits are a trainable bias broadcast over the batch: the loss and its gradient are known in closed
+/// form.</summary>
 internal sealed class BiasClassifier : ITrainableClassifier, IDisposable
 {
     private readonly BiasNet _net;
@@ -168,7 +171,8 @@ internal sealed class BiasClassifier : ITrainableClassifier, IDisposable
     public ClassifierOutput Forward(torch.Tensor images, ForwardContext context) =>
         new(_net.forward(images), Array.Empty<AuxiliaryLoss>());
 
-    public IReadOnlyList<ParameterGroup> GetParameterGroups() => new[] { new ParameterGroup("bias", new[] { _net.Bias }) };
+    public IReadOnlyList<ParameterGroup> GetParameterGroups() =>
+        new[] { new ParameterGroup("bias", new[] { _net.Bias }) };
 
     public void SetTrainingMode(bool training) => _net.train(training);
 
@@ -221,14 +225,16 @@ internal sealed class ScriptedClassifier : ITrainableClassifier, IDisposable
         if (!context.IsTraining)
         {
             var right = _script[Math.Min(_inferenceCalls++, _script.Length - 1)];
-            var fixedLogits = torch.tensor(right ? new[] { 5f, -5f } : new[] { -5f, 5f }).unsqueeze(0).expand(images.shape[0], -1);
+            var fixedLogits = torch.tensor(right ? new[] { 5f, -5f }
+                : new[] { -5f, 5f }).unsqueeze(0).expand(images.shape[0], -1);
             logits = fixedLogits + 0 * logits;
         }
 
         return new ClassifierOutput(logits, Array.Empty<AuxiliaryLoss>());
     }
 
-    public IReadOnlyList<ParameterGroup> GetParameterGroups() => new[] { new ParameterGroup("bias", new[] { _net.Bias }) };
+    public IReadOnlyList<ParameterGroup> GetParameterGroups() =>
+        new[] { new ParameterGroup("bias", new[] { _net.Bias }) };
 
     public void SetTrainingMode(bool training) => _net.train(training);
 

@@ -14,40 +14,56 @@ public sealed class TrainingOptionsTests
         Assert.Equal(LearningRateSchedule.Cosine, o.Schedule);
         Assert.Equal("auto", o.Device);
         Assert.Equal(0, o.GradientClipNorm);
+        Assert.Null(o.LearningRate);
+        Assert.Null(o.WarmupEpochs);
+        Assert.Null(o.Seed);
         Assert.False(o.RandomResizedCrop || o.HorizontalFlip);
     }
 
     public static TheoryData<TrainingOptions, string, string> Invalid => new()
     {
-        { new TrainingOptions { LearningRate = -1 }, "LearningRate", "[0, 10000]" },
-        { new TrainingOptions { LearningRate = double.NaN }, "LearningRate", "NaN" },
-        { new TrainingOptions { Epochs = 0 }, "Epochs", "got 0" },
-        { new TrainingOptions { BatchSize = 0 }, "BatchSize", "[1, 65536]" },
-        { new TrainingOptions { Momentum = 1 }, "Momentum", "[0, 1)" },
-        { new TrainingOptions { LabelSmoothing = 1 }, "LabelSmoothing", "got 1" },
-        { new TrainingOptions { Epochs = 3, WarmupEpochs = 4 }, "WarmupEpochs", "[0, 3]" },
-        { new TrainingOptions { GradientClipNorm = -0.5 }, "GradientClipNorm", "got -0.5" },
-        { new TrainingOptions { NumberOfThreads = 0 }, "NumberOfThreads", "[1, 1024]" },
-        { new TrainingOptions { AdamEpsilon = 0 }, "AdamEpsilon", "(0, 1]" },
-        { new TrainingOptions { EarlyStoppingPatience = -1 }, "EarlyStoppingPatience", "got -1" },
-        { new TrainingOptions { Optimizer = (OptimizerKind)7 }, "Optimizer", "AdamW, Sgd" },
-        { new TrainingOptions { ReleaseMemoryEveryNSteps = -1 }, "ReleaseMemoryEveryNSteps", "got -1" },
+        { new TrainingOptions { LearningRate = -1 }, "LearningRate", "is -1; expected [0, 100]." },
+        { new TrainingOptions { LearningRate = double.NaN }, "LearningRate", "is NaN; expected [0, 100]." },
+        { new TrainingOptions { MaxEpoch = 0 }, "MaxEpoch", "is 0; expected [1, 100000]." },
+        { new TrainingOptions { BatchSize = 0 }, "BatchSize", "is 0; expected [1, 65536]." },
+        { new TrainingOptions { InferenceBatchSize = 0 }, "InferenceBatchSize", "is 0; expected [1, 65536]." },
+        { new TrainingOptions { Momentum = 1 }, "Momentum", "is 1; expected [0, 1)." },
+        { new TrainingOptions { LabelSmoothing = 1 }, "LabelSmoothing", "is 1; expected [0, 1)." },
+        { new TrainingOptions { MaxEpoch = 3, WarmupEpochs = 4 }, "WarmupEpochs", "is 4; expected [0, MaxEpoch = 3]." },
+        { new TrainingOptions { GradientClipNorm = -0.5 }, "GradientClipNorm", "is -0.5; expected [0, 1000000]." },
+        { new TrainingOptions { NumberOfThreads = 0 }, "NumberOfThreads", "is 0; expected [1, 1024]." },
+        { new TrainingOptions { AdamEpsilon = 0 }, "AdamEpsilon", "is 0; expected (0, 1]." },
+        { new TrainingOptions { EarlyStoppingPatience = -1 }, "EarlyStoppingPatience", "is -1; expected [0, 100000]." },
+        { new TrainingOptions { Optimizer = (OptimizerKind)7 }, "Optimizer", "is 7; expected one of AdamW, Sgd." },
+        { new TrainingOptions { ReleaseMemoryEveryNSteps = -1 }, "ReleaseMemoryEveryNSteps",
+            "is -1; expected [0, 1000000000]." },
     };
 
     [Theory]
     [MemberData(nameof(Invalid))]
-    public void InvalidValuesNameTheOptionAndTheRange(TrainingOptions options, string name, string detail)
+    public void InvalidValuesNameTheOptionTheValueAndTheRange(TrainingOptions options, string name, string detail)
     {
         var e = Assert.ThrowsAny<ArgumentException>(options.Validate);
         Assert.Equal(name, e.ParamName);
-        Assert.Contains(detail, e.Message);
+        Assert.StartsWith($"TrainingOptions.{name} {detail}", e.Message);
+    }
+
+    [Fact]
+    public void TheTrainerOptionsShareTheEngineRangesAndTheMessageShape()
+    {
+        // One range per option: the ML.NET options inherit the engine's checks and only change the owner's name.
+        var e = Assert.ThrowsAny<ArgumentException>(
+            () => new PromptViTTrainer.Options { BackbonePath = "b", BatchSize = 70_000 }.Validate());
+        Assert.Equal("BatchSize", e.ParamName);
+        Assert.StartsWith("Options.BatchSize is 70000; expected [1, 65536].", e.Message);
     }
 
     [Fact]
     public void PerEpochScheduleNeedsWholeWarmupEpochs()
     {
-        var e = Assert.Throws<ArgumentException>(
-            () => new TrainingOptions { Schedule = LearningRateSchedule.CosinePerEpoch, WarmupEpochs = 0.5 }.Validate());
+        var e = Assert.ThrowsAny<ArgumentException>(
+            () => new TrainingOptions { Schedule = LearningRateSchedule.CosinePerEpoch,
+                WarmupEpochs = 0.5 }.Validate());
         Assert.Equal("WarmupEpochs", e.ParamName);
         Assert.Contains("CosinePerEpoch", e.Message);
     }

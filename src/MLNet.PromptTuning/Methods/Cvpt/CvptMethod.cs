@@ -80,9 +80,6 @@ public sealed class CvptMethod : PromptMethod
     public override IReadOnlySet<BlockSite> UsedSites => _sites;
 
     /// <inheritdoc/>
-    public override double BackboneStochasticDepthRate => _options.BackboneStochasticDepthRate;
-
-    /// <inheritdoc/>
     public override Tensor? ContributeAt(int layer, BlockSite site, Tensor residual, PromptContext context)
     {
         if (site != _options.Site)

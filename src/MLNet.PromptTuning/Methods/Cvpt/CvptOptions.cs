@@ -1,5 +1,6 @@
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.Cvpt;
 
@@ -15,6 +16,20 @@ public sealed class CvptOptions : PromptMethodOptions
 
     /// <inheritdoc/>
     public override string MethodId => Id;
+
+    /// <summary>
+    /// Prompts and head train; the frozen backbone runs with <see cref="BackboneStochasticDepthRate"/> in training.
+    /// </summary>
+    public override TuningScope Scope => TuningScope.PromptsAndHead with
+    {
+        BackboneStochasticDepthRate = BackboneStochasticDepthRate,
+    };
+
+    /// <summary>
+    /// Peak learning rate 0.005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
 
     /// <summary>
     /// Prompts per block P. Default 10; range [1, 500]. The official per-task settings use

@@ -3,24 +3,17 @@ using MLNet.PromptTuning.Prompting;
 namespace MLNet.PromptTuning.Methods.FullFineTune;
 
 /// <summary>
-/// The full fine-tuning reference point: no prompts; the backbone's own weights train (the model gives them their own
-/// parameter groups, without weight decay on biases, norms, the class token and the position embedding).
+/// Full fine-tuning: no prompts and no hooks. What makes it full fine-tuning is its options' scope
+/// (<see cref="TuningScope.FullFineTuning"/>): the model trains a private copy of the backbone with the head, giving
+/// the backbone its own parameter groups, without weight decay on biases, norms, the class token and the position
+/// embedding.
 /// </summary>
 public sealed class FullFineTuneMethod : PromptMethod
 {
-    private readonly FullFineTuneOptions _options;
-
     /// <summary>Creates full fine-tuning for <paramref name="backbone"/>.</summary>
     public FullFineTuneMethod(FullFineTuneOptions options, BackboneDescription backbone)
         : base(options, backbone)
     {
-        _options = options;
         RegisterComponents();
     }
-
-    /// <inheritdoc/>
-    public override bool TrainsBackbone => true;
-
-    /// <inheritdoc/>
-    public override double BackboneStochasticDepthRate => _options.StochasticDepthRate;
 }

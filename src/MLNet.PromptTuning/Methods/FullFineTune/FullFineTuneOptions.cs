@@ -1,4 +1,5 @@
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.FullFineTune;
 
@@ -11,7 +12,18 @@ public sealed class FullFineTuneOptions : PromptMethodOptions
     /// <inheritdoc/>
     public override string MethodId => Id;
 
-    /// <summary>Stochastic-depth rate at the last block during training (linear from 0). Default 0; range [0, 1).</summary>
+    /// <summary>
+    /// Peak learning rate 0.0005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset: every backbone weight moves, so about a tenth of the
+    /// prompt methods' rate.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.0005, WarmupEpochs: 2);
+
+    /// <summary>The full fine-tuning scope: the backbone trains, with <see cref="StochasticDepthRate"/>.</summary>
+    public override TuningScope Scope => TuningScope.FullFineTuning(StochasticDepthRate);
+
+    /// <summary>Stochastic-depth rate at the last block during training (linear from 0). Default 0; range [0,
+    /// 1).</summary>
     public double StochasticDepthRate { get; set; }
 
     /// <inheritdoc/>

@@ -1,9 +1,11 @@
 namespace MLNet.PromptTuning.Methods.Lspt;
 
-/// <summary>How the LSTM shared across blocks turns the spatially coded prompts S into the long-term prompts U.</summary>
+/// <summary>How the LSTM shared across blocks turns the spatially coded prompts S into the long-term prompts
+/// U.</summary>
 public enum LsptLongTermCoding
 {
-    /// <summary>U is the LSTM's output (its hidden state, projected when narrower than the tokens); reconstruction R1, the default.</summary>
+    /// <summary>U is the LSTM's output (its hidden state, projected when narrower than the tokens); reconstruction R1,
+    /// the default.</summary>
     Replace,
 
     /// <summary>U = S + the LSTM's output: the LSTM adds a long-term correction (reconstruction R2).</summary>

@@ -33,7 +33,8 @@ public sealed class LsptMethod : PromptMethod
     /// <summary>State key of the prompts that entered the current block, [B, M, D] (the gate's other input).</summary>
     internal const string InputPromptsKey = "lspt.prompts_in";
 
-    /// <summary>State key of the mean patch token entering the current block, [B, 1, D] (when that is the source).</summary>
+    /// <summary>State key of the mean patch token entering the current block, [B, 1, D] (when that is the
+    /// source).</summary>
     internal const string InputPatchMeanKey = "lspt.patch_mean_in";
 
     [ComponentName(Name = "prompt_embeddings")]
@@ -168,7 +169,8 @@ public sealed class LsptMethod : PromptMethod
         context.SetState(CellStateKey, cell);
         var output = _projection is null
             ? hidden
-            : nn.functional.linear(hidden, context.ToCompute(_projection.weight!), context.ToCompute(_projection.bias!));
+            : nn.functional.linear(hidden, context.ToCompute(_projection.weight!),
+                context.ToCompute(_projection.bias!));
         return output.reshape(batch, length, width);                                       // [B, M, D]
     }
 

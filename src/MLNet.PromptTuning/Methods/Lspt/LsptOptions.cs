@@ -1,5 +1,6 @@
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.Lspt;
 
@@ -17,6 +18,12 @@ public sealed class LsptOptions : PromptMethodOptions
 
     /// <inheritdoc/>
     public override string MethodId => Id;
+
+    /// <summary>
+    /// Peak learning rate 0.005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
 
     /// <summary>
     /// Number of prompts M, inserted once after the class token. Default 100 (GaPT's published example); range
@@ -53,13 +60,16 @@ public sealed class LsptOptions : PromptMethodOptions
     [BooleanChoice(true)]
     public bool Gated { get; set; } = true;
 
-    /// <summary>Where the spatial code (mean patch token) is added. Default <see cref="LsptSpatialCoding.OutputPrompts"/> (R1).</summary>
+    /// <summary>Where the spatial code (mean patch token) is added. Default <see
+    /// cref="LsptSpatialCoding.OutputPrompts"/> (R1).</summary>
     public LsptSpatialCoding SpatialCoding { get; set; } = LsptSpatialCoding.OutputPrompts;
 
-    /// <summary>Which patch tokens form the spatial code. Default <see cref="LsptPatchMeanSource.BlockOutput"/> (R1).</summary>
+    /// <summary>Which patch tokens form the spatial code. Default <see cref="LsptPatchMeanSource.BlockOutput"/>
+    /// (R1).</summary>
     public LsptPatchMeanSource PatchMeanSource { get; set; } = LsptPatchMeanSource.BlockOutput;
 
-    /// <summary>How the shared LSTM forms the long-term prompt. Default <see cref="LsptLongTermCoding.Replace"/> (R1).</summary>
+    /// <summary>How the shared LSTM forms the long-term prompt. Default <see cref="LsptLongTermCoding.Replace"/>
+    /// (R1).</summary>
     public LsptLongTermCoding LongTermCoding { get; set; } = LsptLongTermCoding.Replace;
 
     /// <summary>
@@ -80,13 +90,16 @@ public sealed class LsptOptions : PromptMethodOptions
     {
         Require(PromptLength >= 1 && PromptLength <= 500, nameof(PromptLength), PromptLength, "a value in [1, 500]");
         Require(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "a value in [0, 1)");
-        Require(GateLogitInit >= -30 && GateLogitInit <= 30, nameof(GateLogitInit), GateLogitInit, "a value in [-30, 30]");
-        Require(GateCount is null || (GateCount >= 0 && GateCount <= backbone.Depth), nameof(GateCount), GateCount.GetValueOrDefault(),
+        Require(GateLogitInit >= -30 && GateLogitInit <= 30, nameof(GateLogitInit), GateLogitInit,
+            "a value in [-30, 30]");
+        Require(GateCount is null || (GateCount >= 0 && GateCount <= backbone.Depth), nameof(GateCount),
+            GateCount.GetValueOrDefault(),
             $"null or a value in [0, {backbone.Depth}] (the backbone's depth)");
         Require(LstmHiddenSize is null || (LstmHiddenSize >= 1 && LstmHiddenSize <= 8192), nameof(LstmHiddenSize),
             LstmHiddenSize.GetValueOrDefault(), "null or a value in [1, 8192]");
         Require(Enum.IsDefined(SpatialCoding), nameof(SpatialCoding), SpatialCoding, "a LsptSpatialCoding value");
-        Require(Enum.IsDefined(PatchMeanSource), nameof(PatchMeanSource), PatchMeanSource, "a LsptPatchMeanSource value");
+        Require(Enum.IsDefined(PatchMeanSource), nameof(PatchMeanSource), PatchMeanSource,
+            "a LsptPatchMeanSource value");
         Require(Enum.IsDefined(LongTermCoding), nameof(LongTermCoding), LongTermCoding, "a LsptLongTermCoding value");
     }
 }

@@ -65,7 +65,7 @@ public sealed class SepMethod : PromptMethod
 
         var (representatives, positions) = SelectRepresentatives(context);               // [B, M, D], [B, M]
         context.SetState(SelectionKey, positions);
-        var fused = _fusion[index].Forward(
+        var fused = _fusion[index].call(
             representatives, context.GetSegment(Segment), _options.FusionAxis, context.ToCompute);
         context.ReplaceSegment(Segment, fused);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.Sep;
 
@@ -19,6 +20,12 @@ public sealed class SepOptions : PromptMethodOptions
 
     /// <inheritdoc/>
     public override string MethodId => Id;
+
+    /// <summary>
+    /// Peak learning rate 0.005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
 
     /// <summary>
     /// Number of prompts M, appended after the patches; also the number of representative tokens k selected per layer
@@ -48,13 +55,16 @@ public sealed class SepOptions : PromptMethodOptions
     [Range(0.0, 1.0, init: 0.75, logBase: false)]
     public double GateInit { get; set; } = 0.75;
 
-    /// <summary>The fusion attention's axis. Default <see cref="SepFusionAxis.Tokens"/> (per image; the official code uses Batch).</summary>
+    /// <summary>The fusion attention's axis. Default <see cref="SepFusionAxis.Tokens"/> (per image; the official code
+    /// uses Batch).</summary>
     public SepFusionAxis FusionAxis { get; set; } = SepFusionAxis.Tokens;
 
-    /// <summary>How representatives are chosen. Default <see cref="SepTokenSelection.PerSample"/> (the official code pools over the batch).</summary>
+    /// <summary>How representatives are chosen. Default <see cref="SepTokenSelection.PerSample"/> (the official code
+    /// pools over the batch).</summary>
     public SepTokenSelection TokenSelection { get; set; } = SepTokenSelection.PerSample;
 
-    /// <summary>True when predictions depend on the other images of a batch (either official batch-coupled setting).</summary>
+    /// <summary>True when predictions depend on the other images of a batch (either official batch-coupled
+    /// setting).</summary>
     [JsonIgnore]
     public bool IsBatchCoupled => FusionAxis == SepFusionAxis.Batch || TokenSelection == SepTokenSelection.BatchPooled;
 
@@ -62,7 +72,8 @@ public sealed class SepOptions : PromptMethodOptions
     public IReadOnlyList<int> EffectiveLayers(BackboneDescription backbone) =>
         Layers ?? Enumerable.Range(1, Math.Max(backbone.Depth - 1, 0)).ToArray();
 
-    /// <summary>The fusion head count used on <paramref name="backbone"/>: <see cref="FusionHeads"/> or its head count.</summary>
+    /// <summary>The fusion head count used on <paramref name="backbone"/>: <see cref="FusionHeads"/> or its head
+    /// count.</summary>
     public int EffectiveFusionHeads(BackboneDescription backbone) => FusionHeads ?? backbone.NumHeads;
 
     /// <inheritdoc/>

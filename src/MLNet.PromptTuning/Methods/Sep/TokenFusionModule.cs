@@ -13,7 +13,7 @@ namespace MLNet.PromptTuning.Methods.Sep;
 /// s1 and s2 are learned scalars initialised to 0.75. PyTorch's initialisation: packed in-projection Xavier-uniform,
 /// in-projection and out-projection biases 0, other Linears Kaiming-uniform, LayerNorms (eps 1e-5) 1 and 0.
 /// </summary>
-internal sealed class TokenFusionModule : nn.Module
+internal sealed class TokenFusionModule : nn.Module<Tensor, Tensor, SepFusionAxis, Func<Tensor, Tensor>, Tensor>
 {
     private const double LayerNormEps = 1e-5;
 
@@ -76,7 +76,8 @@ internal sealed class TokenFusionModule : nn.Module
     /// <param name="axis">The attention axis: the M tokens of each image, or the B images of each slot.</param>
     /// <param name="toCompute">Casts a parameter to the inputs' device and element type.</param>
     /// <returns>The new prompt tokens, [B, M, D].</returns>
-    public Tensor Forward(Tensor representatives, Tensor prompts, SepFusionAxis axis, Func<Tensor, Tensor> toCompute)
+    public override Tensor forward(
+        Tensor representatives, Tensor prompts, SepFusionAxis axis, Func<Tensor, Tensor> toCompute)
     {
         var normalizedR = LayerNorm(representatives, _lnA, toCompute);                    // [B, M, D]
         var normalizedQ = LayerNorm(prompts, _lnA, toCompute);
@@ -118,7 +119,8 @@ internal sealed class TokenFusionModule : nn.Module
     }
 
     private static Tensor LayerNorm(Tensor x, LayerNorm norm, Func<Tensor, Tensor> toCompute) =>
-        nn.functional.layer_norm(x, new long[] { x.shape[^1] }, toCompute(norm.weight!), toCompute(norm.bias!), LayerNormEps);
+        nn.functional.layer_norm(x, new long[] { x.shape[^1] }, toCompute(norm.weight!), toCompute(norm.bias!),
+            LayerNormEps);
 
     protected override void Dispose(bool disposing)
     {

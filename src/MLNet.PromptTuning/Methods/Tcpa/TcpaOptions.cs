@@ -1,5 +1,6 @@
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.Tcpa;
 
@@ -17,6 +18,12 @@ public sealed class TcpaOptions : PromptMethodOptions
 
     /// <inheritdoc/>
     public override string MethodId => Id;
+
+    /// <summary>
+    /// Peak learning rate 0.005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
 
     /// <summary>
     /// Entries K_c in each layer's class-prompt pool. Default 18 (16 in the official Stanford Dogs run);

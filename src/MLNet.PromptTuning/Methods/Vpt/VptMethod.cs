@@ -66,11 +66,13 @@ public sealed class VptMethod : PromptMethod
         VptPooling.PatchMean => context.NormalizePooled(MeanOf(context, TokenLayout.PatchSegment)),
         VptPooling.PromptMean => context.NormalizePooled(MeanOf(context, Segment)),
         VptPooling.PromptAndPatchMean => context.NormalizePooled(
-            torch.cat(new[] { context.GetSegment(Segment), context.GetSegment(TokenLayout.PatchSegment) }, 1).mean(new long[] { 1 })),
+            torch.cat(new[] { context.GetSegment(Segment), context.GetSegment(TokenLayout.PatchSegment) },
+                1).mean(new long[] { 1 })),
         _ => throw new NotSupportedException($"VptOptions.Pooling {_options.Pooling} is not supported."),
     };
 
-    private static Tensor MeanOf(PromptContext context, string segment) => context.GetSegment(segment).mean(new long[] { 1 });
+    private static Tensor MeanOf(PromptContext context, string segment) =>
+        context.GetSegment(segment).mean(new long[] { 1 });
 
     private Tensor PreparePrompts(Tensor prompts, PromptContext context)
     {

@@ -1,5 +1,6 @@
 using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Methods.Vpt;
 
@@ -15,7 +16,14 @@ public sealed class VptOptions : PromptMethodOptions
     /// <inheritdoc/>
     public override string MethodId => Id;
 
-    /// <summary>Prompts per layer P. Default 10; range [1, 500]. The paper searches {1, 5, 10, 50, 100, 200} per task.</summary>
+    /// <summary>
+    /// Peak learning rate 0.005 with 2 warm-up epochs (AdamW, batch 32, cosine decay), used when the trainer's
+    /// <c>LearningRate</c> and <c>WarmupEpochs</c> are left unset.
+    /// </summary>
+    public override TrainingDefaults TrainingDefaults => new(LearningRate: 0.005, WarmupEpochs: 2);
+
+    /// <summary>Prompts per layer P. Default 10; range [1, 500]. The paper searches {1, 5, 10, 50, 100, 200} per
+    /// task.</summary>
     [Range(1, 200, init: 10, logBase: true)]
     public int PromptLength { get; set; } = 10;
 

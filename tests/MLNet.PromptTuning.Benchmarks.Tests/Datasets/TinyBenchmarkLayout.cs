@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Data;
 
-namespace MLNet.PromptTuning.Tests.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 
 /// <summary>
 /// Writes tiny VTAB-1k and FGVC layouts of 8×8 PNGs into a temporary folder at test time. Class k's images are
@@ -71,7 +71,8 @@ internal sealed class TinyBenchmarkLayout : IDisposable
     /// A VTAB-1k task folder: images/&lt;split&gt;/NNNNNN.png and the four list files; train800val200 has its own
     /// copies of the train800 and val200 images, as the real layout does.
     /// </summary>
-    public string AddVtabTask(string name, int classes, int trainPerClass = 4, int valPerClass = 2, int testPerClass = 3,
+    public string AddVtabTask(string name, int classes, int trainPerClass = 4, int valPerClass = 2,
+        int testPerClass = 3,
         bool withTuningLists = true, string? root = null)
     {
         var task = Path.Combine(root ?? Root, name);
@@ -84,7 +85,8 @@ internal sealed class TinyBenchmarkLayout : IDisposable
         {
             var (relative, label) = Split(line);
             var copy = $"images/train800val200/{index++:D6}.png";
-            File.Copy(Path.Combine(task, relative), Path.Combine(task, copy.Replace('/', Path.DirectorySeparatorChar)).EnsureDirectory());
+            File.Copy(Path.Combine(task, relative),
+                Path.Combine(task, copy.Replace('/', Path.DirectorySeparatorChar)).EnsureDirectory());
             both.Add($"{copy} {label}");
         }
 
@@ -100,8 +102,10 @@ internal sealed class TinyBenchmarkLayout : IDisposable
         return task;
     }
 
-    /// <summary>An FGVC dataset folder: json splits keyed by paths relative to <paramref name="imageSubfolder"/>.</summary>
-    public string AddFgvcDataset(string name, int[] classIds, int trainPerClass = 4, int valPerClass = 2, int testPerClass = 2,
+    /// <summary>An FGVC dataset folder: json splits keyed by paths relative to <paramref
+    /// name="imageSubfolder"/>.</summary>
+    public string AddFgvcDataset(string name, int[] classIds, int trainPerClass = 4, int valPerClass = 2,
+        int testPerClass = 2,
         string imageSubfolder = "images", bool withValidation = true)
     {
         var dataset = Path.Combine(Root, name);

@@ -1,4 +1,4 @@
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// One of VTAB-1k's 19 tasks: its folder name in the common layout (NOAH's <c>get_vtab1k.py</c> and the widely shared
@@ -9,7 +9,8 @@ namespace MLNet.PromptTuning.Data.Datasets;
 /// <param name="Group">Natural, Specialized or Structured.</param>
 /// <param name="NumberOfClasses">Classes of the task; labels are 0..NumberOfClasses-1.</param>
 /// <param name="Aliases">Other folder names the task is found under (matched case-insensitively).</param>
-public sealed record VtabTask(string Name, string DisplayName, VtabGroup Group, int NumberOfClasses, IReadOnlyList<string> Aliases)
+public sealed record VtabTask(string Name, string DisplayName, VtabGroup Group, int NumberOfClasses,
+    IReadOnlyList<string> Aliases)
 {
     /// <summary>The 19 tasks, in the order of the papers' tables.</summary>
     public static IReadOnlyList<VtabTask> All { get; } = new VtabTask[]

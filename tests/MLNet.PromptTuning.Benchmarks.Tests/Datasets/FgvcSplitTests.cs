@@ -1,7 +1,7 @@
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 using Xunit;
 
-namespace MLNet.PromptTuning.Tests.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 
 public sealed class FgvcSplitTests : IDisposable
 {
@@ -12,7 +12,8 @@ public sealed class FgvcSplitTests : IDisposable
     [Fact]
     public void Maps_sorted_class_ids_to_contiguous_labels_and_finds_the_images_folder()
     {
-        var dir = _layout.AddFgvcDataset("CUB_200_2011", new[] { 7, 1, 4 }, trainPerClass: 3, valPerClass: 1, testPerClass: 2);
+        var dir = _layout.AddFgvcDataset("CUB_200_2011", new[] { 7, 1, 4 }, trainPerClass: 3, valPerClass: 1,
+            testPerClass: 2);
 
         var split = FgvcSplit.Read(dir);
 
@@ -38,13 +39,15 @@ public sealed class FgvcSplitTests : IDisposable
 
         var split = FgvcSplit.Read(dir);
 
-        Assert.Equal(Path.GetFullPath(subfolder.Length == 0 ? dir : Path.Combine(dir, subfolder)), split.ImageDirectory);
+        Assert.Equal(Path.GetFullPath(subfolder.Length == 0 ? dir : Path.Combine(dir, subfolder)),
+            split.ImageDirectory);
     }
 
     [Fact]
     public void An_explicit_image_folder_and_an_absent_validation_split_are_accepted()
     {
-        var dir = _layout.AddFgvcDataset("OxfordFlower", new[] { 1, 2 }, imageSubfolder: "jpg_root", withValidation: false);
+        var dir = _layout.AddFgvcDataset("OxfordFlower", new[] { 1, 2 }, imageSubfolder: "jpg_root",
+            withValidation: false);
 
         var split = FgvcSplit.Read(dir, imageDirectory: "jpg_root");
 
@@ -63,7 +66,8 @@ public sealed class FgvcSplitTests : IDisposable
         Assert.Contains("class id of '000.class_0/x.png' must be a non-negative integer; got \"zero\"", bad.Message);
 
         File.WriteAllText(Path.Combine(dir, "test.json"), "[1, 2]");
-        Assert.Contains("must be a JSON object", Assert.Throws<InvalidDataException>(() => FgvcSplit.Read(dir)).Message);
+        Assert.Contains("must be a JSON object",
+            Assert.Throws<InvalidDataException>(() => FgvcSplit.Read(dir)).Message);
 
         File.WriteAllText(Path.Combine(dir, "test.json"), "{\"000.class_0/missing.png\": 0}");
         var missing = Assert.Throws<FileNotFoundException>(() => FgvcSplit.Read(dir));
@@ -79,6 +83,7 @@ public sealed class FgvcSplitTests : IDisposable
         _layout.AddFgvcDataset("b_set", new[] { 0, 1 }, 1, 1, 1);
         _layout.AddFgvcDataset("a_set", new[] { 0, 1 }, 1, 1, 1);
 
-        Assert.Equal(new[] { "a_set", "b_set" }, FgvcSplit.FindDatasetDirectories(_layout.Root).Select(Path.GetFileName));
+        Assert.Equal(new[] { "a_set", "b_set" },
+            FgvcSplit.FindDatasetDirectories(_layout.Root).Select(Path.GetFileName));
     }
 }

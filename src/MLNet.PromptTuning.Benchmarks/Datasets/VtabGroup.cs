@@ -1,4 +1,4 @@
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>The three groups VTAB-1k's 19 tasks are reported in.</summary>
 public enum VtabGroup

@@ -3,11 +3,12 @@ using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Methods.Vpt;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Samples.VtabRunner;
-using MLNet.PromptTuning.Tests.Data.Datasets;
+using MLNet.PromptTuning.Tests;
+using MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 using TorchSharp;
 using Xunit;
 
-namespace MLNet.PromptTuning.Tests.Samples;
+namespace MLNet.PromptTuning.Benchmarks.Tests.VtabRunner;
 
 /// <summary>The VTAB-1k / FGVC runner end to end, on tiny generated layouts and a tiny backbone file.</summary>
 public sealed class VtabRunnerTests : IDisposable
@@ -38,7 +39,8 @@ public sealed class VtabRunnerTests : IDisposable
         string[] args =
         {
             "--vtab", vtab, "--backbone", _backbone, "--out", _out, "--methods", "linear,vpt:PromptLength=2",
-            "--lr", "0.01,0.001", "--wd", "0", "--lr-scaling", "none", "--seeds", "1,2", "--epochs", "2", "--warmup", "0",
+            "--lr", "0.01,0.001", "--wd", "0", "--lr-scaling", "none", "--seeds", "1,2", "--epochs", "2", "--warmup",
+                "0",
             "--batch", "8", "--optimizer", "adamw", "--schedule", "cosine", "--device", "cpu", "--eval-batch", "16",
         };
 
@@ -50,7 +52,9 @@ public sealed class VtabRunnerTests : IDisposable
         Assert.Contains("test top-1", log);
 
         var csv = File.ReadAllLines(Path.Combine(_out, ResultsReport.CsvFile));
-        Assert.Equal("benchmark,group,task,method,lr,wd,lr_effective,seeds_done,seeds_planned,mean_top1,std_top1,per_seed_top1,search_val_top1", csv[0]);
+        Assert.Equal(
+            "benchmark,group,task,method,lr,wd,lr_effective,seeds_done,seeds_planned,mean_top1,std_top1," +
+            "per_seed_top1,search_val_top1", csv[0]);
         Assert.Equal(5, csv.Length);
         var rows = csv.Skip(1).Select(l => l.Split(',')).ToArray();
         Assert.Equal(new[] { "dtd", "dtd", "eurosat", "eurosat" }, rows.Select(r => r[2]));
@@ -96,12 +100,15 @@ public sealed class VtabRunnerTests : IDisposable
     [Fact]
     public void Fgvc_protocol_with_a_single_grid_point_skips_the_search()
     {
-        var dataset = _layout.AddFgvcDataset("CUB_200_2011", new[] { 3, 5 }, trainPerClass: 4, valPerClass: 1, testPerClass: 2);
+        var dataset = _layout.AddFgvcDataset("CUB_200_2011", new[] { 3, 5 }, trainPerClass: 4, valPerClass: 1,
+            testPerClass: 2);
 
         Run(new[]
         {
-            "--fgvc", dataset, "--backbone", _backbone, "--out", _out, "--methods", "linear", "--lr", "0.01", "--wd", "0",
-            "--lr-scaling", "none", "--seeds", "7", "--epochs", "1", "--warmup", "0", "--batch", "4", "--optimizer", "adamw",
+            "--fgvc", dataset, "--backbone", _backbone, "--out", _out, "--methods", "linear", "--lr", "0.01", "--wd",
+                "0",
+            "--lr-scaling", "none", "--seeds", "7", "--epochs", "1", "--warmup", "0", "--batch", "4", "--optimizer",
+                "adamw",
             "--device", "cpu", "--unit-checkpoints",
         });
 
@@ -112,7 +119,8 @@ public sealed class VtabRunnerTests : IDisposable
         var row = File.ReadAllLines(Path.Combine(_out, ResultsReport.CsvFile))[1].Split(',');
         Assert.Equal(new[] { "fgvc", "FGVC", "CUB_200_2011", "linear", "0.01", "0" }, row.Take(6));
         Assert.Contains("| FGVC | CUB_200_2011 |", File.ReadAllText(Path.Combine(_out, ResultsReport.MarkdownFile)));
-        Assert.Empty(Directory.GetDirectories(Path.Combine(_out, "checkpoints"))); // a finished unit's checkpoint is removed
+        // a finished unit's checkpoint is removed
+        Assert.Empty(Directory.GetDirectories(Path.Combine(_out, "checkpoints")));
 
         // Options are checked against the backbone before anything trains.
         var e = Assert.ThrowsAny<ArgumentException>(() => Run(new[]
@@ -133,7 +141,8 @@ public sealed class VtabRunnerTests : IDisposable
         Assert.Equal(new[] { 1.0, 2.5 }, vpt.LearningRates);
         Assert.Null(vpt.WeightDecays);
 
-        Assert.Contains("Unknown method 'nope'", Assert.Throws<ArgumentException>(() => MethodSpec.Parse("nope", registry)).Message);
+        Assert.Contains("Unknown method 'nope'",
+            Assert.Throws<ArgumentException>(() => MethodSpec.Parse("nope", registry)).Message);
         Assert.Contains("has no settable option 'Prompts'",
             Assert.Throws<ArgumentException>(() => MethodSpec.Parse("vpt:Prompts=3", registry)).Message);
         Assert.Contains("'many' is not a valid Int32",

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// The splits of one FGVC dataset in VPT's format: <c>train.json</c>, <c>val.json</c> and <c>test.json</c> in the
@@ -24,7 +24,8 @@ public sealed class FgvcSplit
     /// <summary>File name of the test split.</summary>
     public const string TestFile = "test.json";
 
-    private FgvcSplit(string root, string imageDirectory, IReadOnlyList<int> classIds, IReadOnlyList<LabeledImageFile> train,
+    private FgvcSplit(string root, string imageDirectory, IReadOnlyList<int> classIds,
+        IReadOnlyList<LabeledImageFile> train,
         IReadOnlyList<LabeledImageFile> validation, IReadOnlyList<LabeledImageFile> test)
     {
         Root = root;
@@ -61,13 +62,15 @@ public sealed class FgvcSplit
     public IReadOnlyList<LabeledImageFile> Test { get; }
 
     /// <summary>Reads the splits of one dataset folder.</summary>
-    /// <param name="root">The dataset folder holding <c>train.json</c> and <c>test.json</c> (and usually <c>val.json</c>).</param>
+    /// <param name="root">The dataset folder holding <c>train.json</c> and <c>test.json</c> (and usually
+    /// <c>val.json</c>).</param>
     /// <param name="imageDirectory">
     /// The folder the keys are relative to (absolute, or relative to <paramref name="root"/>); null (default) finds it.
     /// </param>
     /// <param name="verifyFiles">When true (default), every listed image must exist.</param>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
-    /// <exception cref="FileNotFoundException">A required json file, the image folder or a listed image is missing.</exception>
+    /// <exception cref="FileNotFoundException">A required json file, the image folder or a listed image is
+    /// missing.</exception>
     /// <exception cref="InvalidDataException">A json file is not an object of path → integer class id.</exception>
     public static FgvcSplit Read(string root, string? imageDirectory = null, bool verifyFiles = true)
     {
@@ -109,14 +112,16 @@ public sealed class FgvcSplit
             if (missing > 0)
             {
                 throw new FileNotFoundException(
-                    $"{missing} image(s) listed in {Path.Combine(root, file)} do not exist under '{images}'; the first is '{first}'.",
+                    $"{missing} image(s) listed in {Path.Combine(root, file)} do not exist under '{images}'; the " +
+                    $"first is '{first}'.",
                     first);
             }
 
             return result;
         }
 
-        return new FgvcSplit(root, images, ids, Map(train, TrainFile), Map(validation, ValidationFile), Map(test, TestFile));
+        return new FgvcSplit(root, images, ids, Map(train, TrainFile), Map(validation, ValidationFile),
+            Map(test, TestFile));
     }
 
     /// <summary>
@@ -132,10 +137,12 @@ public sealed class FgvcSplit
             throw new DirectoryNotFoundException($"FGVC root '{root}' does not exist.");
         }
 
-        static bool IsDataset(string dir) => File.Exists(Path.Combine(dir, TrainFile)) && File.Exists(Path.Combine(dir, TestFile));
+        static bool IsDataset(string dir) => File.Exists(Path.Combine(dir, TrainFile))
+            && File.Exists(Path.Combine(dir, TestFile));
         return IsDataset(root)
             ? new[] { root }
-            : Directory.GetDirectories(root).Where(IsDataset).OrderBy(d => Path.GetFileName(d), StringComparer.Ordinal).ToArray();
+            : Directory.GetDirectories(root).Where(IsDataset).OrderBy(d => Path.GetFileName(d),
+                StringComparer.Ordinal).ToArray();
     }
 
     private static List<KeyValuePair<string, int>> ReadJson(string root, string file, bool required)
@@ -146,7 +153,8 @@ public sealed class FgvcSplit
             if (required)
             {
                 throw new FileNotFoundException(
-                    $"FGVC dataset folder '{root}' has no {file}; expected {TrainFile}, {ValidationFile} and {TestFile} " +
+                    $"FGVC dataset folder '{root}' has no {file}; expected {TrainFile}, {ValidationFile} and " +
+                    $"{TestFile} " +
                     "(VPT's split files: objects of \"relative/image/path\": class id).", path);
             }
 
@@ -168,16 +176,19 @@ public sealed class FgvcSplit
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new InvalidDataException(
-                    $"{path} must be a JSON object of \"relative/image/path\": class id; got a {document.RootElement.ValueKind}.");
+                    $"{path} must be a JSON object of \"relative/image/path\": class id; got a " +
+                    $"{document.RootElement.ValueKind}.");
             }
 
             var entries = new List<KeyValuePair<string, int>>();
             foreach (var property in document.RootElement.EnumerateObject())
             {
-                if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out var id) || id < 0)
+                if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out var id)
+                    || id < 0)
                 {
                     throw new InvalidDataException(
-                        $"{path}: the class id of '{property.Name}' must be a non-negative integer; got {property.Value.GetRawText()}.");
+                        $"{path}: the class id of '{property.Name}' must be a non-negative integer; got " +
+                        $"{property.Value.GetRawText()}.");
                 }
 
                 entries.Add(new KeyValuePair<string, int>(property.Name, id));
@@ -204,7 +215,8 @@ public sealed class FgvcSplit
             .Select(Path.GetFullPath).Distinct().ToArray();
         return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, firstKey))) ??
             throw new FileNotFoundException(
-                $"Cannot find '{firstKey}' (the first key of {TrainFile}) under any of: {string.Join(", ", candidates)}. " +
+                $"Cannot find '{firstKey}' (the first key of {TrainFile}) under any of: " +
+                $"{string.Join(", ", candidates)}. " +
                 "Pass the image folder explicitly.", firstKey);
     }
 }

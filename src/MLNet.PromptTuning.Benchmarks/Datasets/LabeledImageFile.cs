@@ -1,4 +1,4 @@
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>One image file of a benchmark split and its class index.</summary>
 /// <param name="Path">Full path of the image file.</param>

@@ -1,4 +1,4 @@
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>How <see cref="ImageFileLoader"/> brings an image of any size to the stored size.</summary>
 public enum ImageFit

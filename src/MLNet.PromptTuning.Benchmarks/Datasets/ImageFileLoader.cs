@@ -1,7 +1,8 @@
 using Microsoft.ML.Data;
+using MLNet.PromptTuning.Data;
 using TorchSharp;
 
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// Decodes image files (JPEG, PNG, BMP, GIF, WebP: what ML.NET's <see cref="MLImage"/> reads) into an
@@ -17,9 +18,11 @@ public static class ImageFileLoader
     /// <param name="files">The images and their labels.</param>
     /// <param name="channels">Stored channels: 1 or 3.</param>
     /// <param name="height">Stored height in pixels; must be positive.</param>
-    /// <param name="width">Stored width in pixels; must be positive (equal to <paramref name="height"/> for <see cref="ImageFit.CenterCrop"/>).</param>
+    /// <param name="width">Stored width in pixels; must be positive (equal to <paramref name="height"/> for <see
+    /// cref="ImageFit.CenterCrop"/>).</param>
     /// <param name="fit">How each image is brought to the stored size. Default <see cref="ImageFit.Stretch"/>.</param>
-    /// <param name="cropFraction">Fraction of the resized shorter side kept by <see cref="ImageFit.CenterCrop"/>. Default 0.875; range (0, 1].</param>
+    /// <param name="cropFraction">Fraction of the resized shorter side kept by <see cref="ImageFit.CenterCrop"/>.
+    /// Default 0.875; range (0, 1].</param>
     /// <param name="progress">Receives the number of images decoded so far.</param>
     /// <param name="cancellationToken">Checked between chunks of images.</param>
     /// <exception cref="ArgumentException">An argument is out of range.</exception>
@@ -38,13 +41,15 @@ public static class ImageFileLoader
         if (fit == ImageFit.CenterCrop && height != width)
         {
             throw new ArgumentException(
-                $"ImageFit.CenterCrop needs a square stored size; got {height}x{width}. Use ImageFit.Stretch or a square size.",
+                $"ImageFit.CenterCrop needs a square stored size; got {height}x{width}. Use ImageFit.Stretch or a " +
+                $"square size.",
                 nameof(fit));
         }
 
         if (!(cropFraction > 0 && cropFraction <= 1))
         {
-            throw new ArgumentOutOfRangeException(nameof(cropFraction), cropFraction, "cropFraction must be in (0, 1].");
+            throw new ArgumentOutOfRangeException(nameof(cropFraction), cropFraction,
+                "cropFraction must be in (0, 1].");
         }
 
         using var builder = new ImageTensorDatasetBuilder(files.Count, channels, height, width);
@@ -119,7 +124,8 @@ public static class ImageFileLoader
         }
     }
 
-    /// <summary>torchvision's Resize(shorter side = size / fraction) then CenterCrop(size), on 8-bit planar pixels.</summary>
+    /// <summary>torchvision's Resize(shorter side = size / fraction) then CenterCrop(size), on 8-bit planar
+    /// pixels.</summary>
     private static byte[] CenterCrop(DecodedImage image, int size, double fraction)
     {
         using var scope = torch.NewDisposeScope();

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace MLNet.PromptTuning.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Datasets;
 
 /// <summary>
 /// The split lists of one VTAB-1k task in the layout most PEFT code bases read (NOAH's <c>get_vtab1k.py</c>, the
@@ -30,7 +30,8 @@ public sealed class VtabSplit
     public const string TestFile = "test.txt";
 
     private VtabSplit(
-        string taskDirectory, VtabTask? task, IReadOnlyList<LabeledImageFile> train800, IReadOnlyList<LabeledImageFile> val200,
+        string taskDirectory, VtabTask? task, IReadOnlyList<LabeledImageFile> train800,
+            IReadOnlyList<LabeledImageFile> val200,
         IReadOnlyList<LabeledImageFile> train800Val200, IReadOnlyList<LabeledImageFile> test)
     {
         TaskDirectory = taskDirectory;
@@ -41,7 +42,8 @@ public sealed class VtabSplit
         Train800Val200 = train800Val200;
         Test = test;
         NumberOfClasses = task?.NumberOfClasses
-            ?? new[] { train800, val200, train800Val200, test }.SelectMany(s => s).Select(f => f.Label + 1).DefaultIfEmpty(0).Max();
+            ?? new[] { train800, val200, train800Val200, test }.SelectMany(s => s).Select(f => f.Label
+                + 1).DefaultIfEmpty(0).Max();
     }
 
     /// <summary>The task folder.</summary>
@@ -50,7 +52,8 @@ public sealed class VtabSplit
     /// <summary>The task folder's name.</summary>
     public string Name { get; }
 
-    /// <summary>The catalogued task the folder name (or an alias) denotes, or null for an unknown folder name.</summary>
+    /// <summary>The catalogued task the folder name (or an alias) denotes, or null for an unknown folder
+    /// name.</summary>
     public VtabTask? Task { get; }
 
     /// <summary>The train800 list; empty when the file is absent.</summary>
@@ -75,8 +78,10 @@ public sealed class VtabSplit
     /// <param name="taskDirectory">The task folder (for example <c>vtab-1k/dtd</c>).</param>
     /// <param name="verifyFiles">When true (default), every listed image must exist.</param>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
-    /// <exception cref="FileNotFoundException"><c>train800val200.txt</c> or <c>test.txt</c> is missing, or a listed image is.</exception>
-    /// <exception cref="InvalidDataException">A line is malformed, or a label is outside the task's class range.</exception>
+    /// <exception cref="FileNotFoundException"><c>train800val200.txt</c> or <c>test.txt</c> is missing, or a listed
+    /// image is.</exception>
+    /// <exception cref="InvalidDataException">A line is malformed, or a label is outside the task's class
+    /// range.</exception>
     public static VtabSplit Read(string taskDirectory, bool verifyFiles = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskDirectory);
@@ -105,7 +110,8 @@ public sealed class VtabSplit
             return ReadList(path, taskDirectory, classes, verifyFiles);
         }
 
-        return new VtabSplit(taskDirectory, task, Optional(Train800File), Optional(Val200File), Required(Train800Val200File),
+        return new VtabSplit(taskDirectory, task, Optional(Train800File), Optional(Val200File),
+            Required(Train800Val200File),
             Required(TestFile));
     }
 
@@ -135,7 +141,8 @@ public sealed class VtabSplit
             .ToArray();
     }
 
-    /// <summary>Parses one list file: lines <c>&lt;relative path&gt; &lt;label&gt;</c>, split at the last whitespace; blank lines are skipped.</summary>
+    /// <summary>Parses one list file: lines <c>&lt;relative path&gt; &lt;label&gt;</c>, split at the last whitespace;
+    /// blank lines are skipped.</summary>
     /// <param name="listFile">The list file.</param>
     /// <param name="baseDirectory">The folder the paths are relative to.</param>
     /// <param name="numberOfClasses">When given, labels must be below it.</param>
@@ -159,10 +166,12 @@ public sealed class VtabSplit
             }
 
             int cut = line.LastIndexOfAny(new[] { ' ', '\t' });
-            if (cut <= 0 || !int.TryParse(line.AsSpan(cut + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var label))
+            if (cut <= 0
+                || !int.TryParse(line.AsSpan(cut + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var label))
             {
                 throw new InvalidDataException(
-                    $"{listFile}, line {lineNumber}: expected '<relative image path> <label>' with a non-negative integer " +
+                    $"{listFile}, line {lineNumber}: expected '<relative image path> <label>' with a non-negative " +
+                    $"integer " +
                     $"label; got '{raw}'.");
             }
 
@@ -186,7 +195,8 @@ public sealed class VtabSplit
         if (missing > 0)
         {
             throw new FileNotFoundException(
-                $"{missing} image(s) listed in {listFile} do not exist; the first is {firstMissing}. Paths are relative " +
+                $"{missing} image(s) listed in {listFile} do not exist; the first is {firstMissing}. Paths are " +
+                $"relative " +
                 "to the task folder.", firstMissing);
         }
 

@@ -1,7 +1,7 @@
-using MLNet.PromptTuning.Data.Datasets;
+using MLNet.PromptTuning.Benchmarks.Datasets;
 using Xunit;
 
-namespace MLNet.PromptTuning.Tests.Data.Datasets;
+namespace MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 
 public sealed class VtabSplitTests : IDisposable
 {
@@ -113,7 +113,8 @@ public sealed class VtabSplitTests : IDisposable
         var found = VtabSplit.FindTaskDirectories(_layout.Root).Select(Path.GetFileName);
 
         Assert.Equal(new[] { "cifar", "smallnorb_ele", "zz_custom" }, found);
-        Assert.Equal(new[] { Path.Combine(_layout.Root, "cifar") }, VtabSplit.FindTaskDirectories(Path.Combine(_layout.Root, "cifar")));
+        Assert.Equal(new[] { Path.Combine(_layout.Root, "cifar") },
+            VtabSplit.FindTaskDirectories(Path.Combine(_layout.Root, "cifar")));
     }
 
     [Fact]

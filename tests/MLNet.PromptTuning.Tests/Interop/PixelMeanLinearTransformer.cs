@@ -2,19 +2,21 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNet.PromptTuning.Interop;
+using MLNet.PromptTuning.Tests.Interop;
 using TorchSharp;
 
 [assembly: LoadableClass(typeof(PixelMeanLinearTransformer), typeof(PixelMeanLinearTransformerLoader), null,
     typeof(SignatureLoadModel), "Pixel-mean linear classifier", PixelMeanLinearTransformer.LoaderSignature)]
 
-namespace MLNet.PromptTuning.Interop;
+namespace MLNet.PromptTuning.Tests.Interop;
 
 /// <summary>
 /// A deliberately trivial image classifier (a fixed linear map over per-channel mean pixel values) built on
-/// <see cref="ImageScoringCore"/>. It exists so the ML.NET contract (output schema, Evaluate, PredictionEngine,
-/// Save/Load in a fresh process) is tested without a Vision Transformer, and it is the template
-/// <c>PromptViTTransformer</c> follows: hold a core, forward the <see cref="ITransformer"/> members to it, save the
-/// core's part then the model's streams, and load through a loader class in <c>Interop/</c>.
+/// <see cref="ImageScoringCore"/>. It exists only in the tests, so the ML.NET contract (output schema, Evaluate,
+/// PredictionEngine, Save/Load in a fresh process) is tested without a Vision Transformer; it follows the same template
+/// as <c>PromptViTTransformer</c>: hold a core, forward the <see cref="ITransformer"/> members to it, save the core's
+/// part then the model's streams, and load through a loader class. Its model header names this test assembly as the
+/// loader's, so a fresh process finds it the way it finds the library.
 /// </summary>
 internal sealed class PixelMeanLinearTransformer : ITransformer, IDisposable
 {
@@ -26,7 +28,8 @@ internal sealed class PixelMeanLinearTransformer : ITransformer, IDisposable
         LoaderSignature: LoaderSignature,
         VersionWritten: 0x00010001,
         VersionReadable: 0x00010001,
-        VersionWeCanReadBack: 0x00010001);
+        VersionWeCanReadBack: 0x00010001,
+        LoaderAssembly: typeof(PixelMeanLinearTransformer).Assembly);
 
     private const string WeightsStream = "Weights.bin";
 
@@ -119,7 +122,8 @@ internal sealed class PixelMeanLinearTransformer : ITransformer, IDisposable
     }
 }
 
-/// <summary>Where ML.NET's component catalog finds <c>Create(IHostEnvironment, ModelLoadContext)</c> for the probe.</summary>
+/// <summary>Where ML.NET's component catalog finds <c>Create(IHostEnvironment, ModelLoadContext)</c> for the
+/// probe.</summary>
 internal static class PixelMeanLinearTransformerLoader
 {
     // Found by reflection through [assembly: LoadableClass]; the loader type may differ from the instance type, so
@@ -129,7 +133,8 @@ internal static class PixelMeanLinearTransformerLoader
             ModelReader.Begin(ctx, PixelMeanLinearTransformer.Format, env));
 }
 
-/// <summary>Logits from per-channel pixel means; each row is computed alone, so batch and row scoring agree bit for bit.</summary>
+/// <summary>Logits from per-channel pixel means; each row is computed alone, so batch and row scoring agree bit for
+/// bit.</summary>
 internal sealed class PixelMeanLinearScorer : IImageBatchScorer
 {
     private readonly int _classes;

@@ -1,0 +1,84 @@
+using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Interop;
+using MLNet.PromptTuning.Modeling;
+using MLNet.PromptTuning.Prompting;
+using TorchSharp;
+
+namespace MLNet.PromptTuning.Persistence;
+
+/// <summary>
+/// The model part of a PromptViT entry in an ML.NET model zip (after the scoring core's columns and classes): method
+/// id, method options as JSON, the assembly of a method defined outside this library, backbone architecture, backbone
+/// fingerprint, pixel scale and precision in the main stream; the backbone weights (<c>Backbone.safetensors</c>) and
+/// the method's and head's weights (<c>Trainable.safetensors</c>) in their own streams.
+/// </summary>
+/// <remarks>Version 0x00010002 added the method's assembly; version 0x00010001 models are still read.</remarks>
+internal static class SavedModelFormat
+{
+    public const string LoaderSignature = "PromptViTTransformer";
+
+    private const uint WithMethodAssembly = 0x00010002;
+    private const string BackboneStream = "Backbone.safetensors";
+    private const string TrainableStream = "Trainable.safetensors";
+
+    public static readonly ModelFormat Format = new(
+        ModelSignature: "PRMPTVIT",
+        LoaderSignature: LoaderSignature,
+        VersionWritten: WithMethodAssembly,
+        VersionReadable: WithMethodAssembly,
+        VersionWeCanReadBack: 0x00010001);
+
+    /// <summary>Writes <paramref name="model"/> (the backbone always: a saved model needs nothing else).</summary>
+    public static void Write(ModelWriter writer, PromptedVisionTransformer model, string backboneFingerprint,
+        float pixelValueScale)
+    {
+        var options = model.Method.Options;
+        writer.WriteString(model.Method.Id);
+        writer.WriteString(ModelJson.SerializeMethodOptions(options));
+        writer.WriteStringOrNull(PromptMethodRegistry.ExternalAssemblyOf(options));
+        writer.WriteString(ModelJson.SerializeConfig(model.Backbone.Config));
+        writer.WriteString(backboneFingerprint);
+        writer.Writer.Write(pixelValueScale);
+        writer.Writer.Write(model.ComputePrecision == torch.ScalarType.BFloat16);
+        writer.WriteBinaryStream(BackboneStream, w =>
+            SafeTensorsWriter.Write(w.BaseStream, model.Backbone.state_dict()));
+        writer.WriteBinaryStream(TrainableStream, w =>
+            SafeTensorsWriter.Write(w.BaseStream, ModelTensors.Trainable(model, includeBackbone: false)));
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote into a model that owns its backbone.</summary>
+    public static (PromptedVisionTransformer Model, string BackboneFingerprint, float PixelValueScale) Read(
+        ModelReader reader, int numberOfClasses)
+    {
+        string methodId = reader.ReadString();
+        string optionsJson = reader.ReadString();
+        string? methodAssembly = reader.VersionWritten >= WithMethodAssembly ? reader.ReadStringOrNull() : null;
+        var methodOptions = ModelJson.DeserializeMethodOptions(methodId, optionsJson, methodAssembly);
+        var config = ModelJson.DeserializeConfig(reader.ReadString());
+        string fingerprint = reader.ReadString();
+        float pixelValueScale = reader.Reader.ReadSingle();
+        bool bfloat16 = reader.Reader.ReadBoolean();
+
+        var backbone = new VisionTransformer(config);
+        PromptedVisionTransformer? model = null;
+        try
+        {
+            reader.ReadBinaryStream(BackboneStream, r => ModelTensors.Load(backbone, r, "backbone"));
+            model = new PromptedVisionTransformer(backbone, methodOptions, numberOfClasses, ownsBackbone: true);
+            reader.ReadBinaryStream(TrainableStream, r => ModelTensors.Load(model, r, "prompt and head"));
+            if (bfloat16)
+            {
+                model.SetComputePrecision(torch.ScalarType.BFloat16);
+            }
+
+            return (model, fingerprint, pixelValueScale);
+        }
+        catch
+        {
+            // The model owns the backbone once it exists.
+            (model as IDisposable ?? backbone).Dispose();
+            throw;
+        }
+    }
+}
