@@ -35,8 +35,8 @@ public static class TorchNativeLibrary
     private const string LibStdCxx = "libstdc++.so.6";
 
     private static readonly object Gate = new();
-    private static bool s_done;
-    private static IntPtr s_handle;
+    private static bool _done;
+    private static IntPtr _handle;
 
     /// <summary>
     /// The adjusted copy of <c>libLibTorchSharp.so</c> this process loaded, or null when none was needed (or the
@@ -55,7 +55,7 @@ public static class TorchNativeLibrary
     {
         lock (Gate)
         {
-            if (s_done)
+            if (_done)
             {
                 return;
             }
@@ -65,7 +65,7 @@ public static class TorchNativeLibrary
                 LoadAdjustedCopyIfNeeded(original);
             }
 
-            s_done = true;
+            _done = true;
         }
     }
 
@@ -178,7 +178,7 @@ public static class TorchNativeLibrary
 
         try
         {
-            s_handle = NativeLibrary.Load(adjusted.Value.Path);
+            _handle = NativeLibrary.Load(adjusted.Value.Path);
         }
         catch (DllNotFoundException e)
         {
@@ -202,7 +202,7 @@ public static class TorchNativeLibrary
     }
 
     private static IntPtr ResolveTorchSharpImport(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
-        name == LibraryImportName ? s_handle : IntPtr.Zero;
+        name == LibraryImportName ? _handle : IntPtr.Zero;
 
     /// <summary>
     /// Finds <c>libLibTorchSharp.so</c> where the runtime would: the application's native search folders (build
