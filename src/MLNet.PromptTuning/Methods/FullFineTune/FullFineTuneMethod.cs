@@ -6,7 +6,7 @@ namespace MLNet.PromptTuning.Methods.FullFineTune;
 /// The full fine-tuning reference point: no prompts; the backbone's own weights train (the model gives them their own
 /// parameter groups, without weight decay on biases, norms, the class token and the position embedding).
 /// </summary>
-public sealed class FullFineTuneMethod : PromptMethod
+public sealed partial class FullFineTuneMethod : PromptMethod
 {
     private readonly FullFineTuneOptions _options;
 
