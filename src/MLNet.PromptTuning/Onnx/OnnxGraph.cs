@@ -64,7 +64,8 @@ public sealed class OnnxGraph
 
     /// <summary>
     /// A constant copy of <paramref name="tensor"/> (any device): floating-point tensors become float32 (bfloat16 and
-    /// float16 values are exact in float32), integer tensors int64.
+    /// float16 values are exact in float32), integer tensors int64. A 0-dimensional tensor becomes shape [1], which
+    /// broadcasts the same way.
     /// </summary>
     /// <param name="tensor">The values; read once, not kept.</param>
     /// <param name="hint">A readable part of the constant's name.</param>
@@ -73,7 +74,7 @@ public sealed class OnnxGraph
         ArgumentNullException.ThrowIfNull(tensor);
         using var scope = torch.NewDisposeScope();
         var cpu = tensor.detach().cpu();
-        long[] dims = cpu.shape.ToArray();
+        long[] dims = cpu.dim() == 0 ? new long[] { 1 } : cpu.shape.ToArray();
         if (cpu.is_floating_point())
         {
             float[] values = cpu.to(ScalarType.Float32).contiguous().data<float>().ToArray();

@@ -12,6 +12,7 @@ namespace MLNet.PromptTuning.Onnx;
 public sealed class OnnxPromptContext
 {
     private readonly Dictionary<string, OnnxValue> _state = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, object> _shared = new(StringComparer.Ordinal);
     private readonly Func<OnnxPromptContext, OnnxValue> _backbonePooling;
     private readonly Func<OnnxValue, OnnxValue> _pooledNorm;
     private readonly Func<int, OnnxAttentionWeights> _frozenAttention;
@@ -129,6 +130,23 @@ public sealed class OnnxPromptContext
 
     /// <summary>The value stored under <paramref name="key"/>, or null.</summary>
     public OnnxValue? GetState(string key) => _state.TryGetValue(key, out var value) ? value : null;
+
+    /// <summary>
+    /// The object stored under <paramref name="key"/> for this export, created by <paramref name="create"/> on first
+    /// use: constants a method writes once and uses in several blocks (LSPT's shared LSTM weights).
+    /// </summary>
+    public T GetOrCreate<T>(string key, Func<T> create)
+        where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        if (!_shared.TryGetValue(key, out var value))
+        {
+            value = create();
+            _shared[key] = value;
+        }
+
+        return (T)value;
+    }
 
     /// <summary>Sets the sequence produced by a block or the final norm (the backbone's own step).</summary>
     internal void SetTokensAfterBlock(OnnxValue tokens) => Tokens = tokens;
