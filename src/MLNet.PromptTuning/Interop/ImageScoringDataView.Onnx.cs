@@ -17,8 +17,15 @@ internal sealed partial class ImageScoringDataView : ITransformCanSaveOnnx
     void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
         "A scored view is not saved on its own; save the transformer that produced it with mlContext.Model.Save.");
 
-    /// <inheritdoc/>
-    bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx) => _core.Scorer is IOnnxExportableImageScorer;
+    /// <summary>
+    /// True when the scorer can be exported. An image column that cannot be an ONNX input is refused here, before
+    /// ML.NET's converter declares the graph's inputs, so the error names the column and what to feed instead.
+    /// </summary>
+    bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx)
+    {
+        ImageScoringOnnxExport.CheckInput(_binding);
+        return _core.Scorer is IOnnxExportableImageScorer;
+    }
 
     /// <inheritdoc/>
     void ISaveAsOnnx.SaveAsOnnx(OnnxContext ctx) => ImageScoringOnnxExport.Write(ctx, _core, _binding);

@@ -23,15 +23,9 @@ internal static class ImageScoringOnnxExport
         context.CheckOpSetVersion(OnnxGraph.MinimumOpsetVersion, PromptViTTransformer.LoaderSignature);
         var scorer = core.Scorer as IOnnxExportableImageScorer
             ?? throw new NotSupportedException($"The scorer {core.Scorer.GetType().Name} has no ONNX export.");
+        CheckInput(binding);
         var image = binding.Image;
         string column = image.Column.Name;
-        if (image.Kind is ImageColumnKind.Image or ImageColumnKind.EncodedBytes)
-        {
-            throw new NotSupportedException(
-                $"The image column '{column}' holds {image.Column.Type} values; an ONNX model cannot take " +
-                "decoded or encoded images, and ML.NET's image transforms (LoadImages, LoadRawImageBytes, ResizeImages, " +
-                $"ExtractPixels) have no ONNX export. {Guidance}");
-        }
 
         if (!context.ContainsColumn(column))
         {
@@ -61,6 +55,19 @@ internal static class ImageScoringOnnxExport
             core.Settings.PredictedLabelColumnName);
         context.CreateNode("Identity", name(score), scoreVariable, context.GetNodeName("Identity"), "");
         context.CreateNode("Identity", name(key), keyVariable, context.GetNodeName("Identity"), "");
+    }
+
+    /// <summary>Throws <see cref="NotSupportedException"/> when the image column cannot be an ONNX input.</summary>
+    public static void CheckInput(ImageScoringBinding binding)
+    {
+        var image = binding.Image;
+        if (image.Kind is ImageColumnKind.Image or ImageColumnKind.EncodedBytes)
+        {
+            throw new NotSupportedException(
+                $"The image column '{image.Column.Name}' holds {image.Column.Type} values; an ONNX model cannot take " +
+                "decoded or encoded images, and ML.NET's image transforms (LoadImages, LoadRawImageBytes, ResizeImages, " +
+                $"ExtractPixels) have no ONNX export. {Guidance}");
+        }
     }
 
     /// <summary>

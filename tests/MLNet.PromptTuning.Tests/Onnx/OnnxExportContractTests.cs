@@ -1,0 +1,323 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Data;
+using MLNet.PromptTuning.Methods.Cvpt;
+using MLNet.PromptTuning.Methods.LinearProbe;
+using MLNet.PromptTuning.Methods.Sep;
+using MLNet.PromptTuning.Methods.Tcpa;
+using MLNet.PromptTuning.Methods.Vpt;
+using MLNet.PromptTuning.Modeling;
+using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Tests.Methods;
+using MLNet.PromptTuning.Training;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MLNet.PromptTuning.Tests.Onnx;
+
+/// <summary>
+/// The ONNX input contract (pixel vectors of any fixed size, gray or RGB, float or bytes), trained pipelines (bf16
+/// included, with key mappings), the opset range, and every refusal: each names what cannot be exported.
+/// </summary>
+public sealed class OnnxExportContractTests : IDisposable
+{
+    private readonly ITestOutputHelper _output;
+    private readonly string _folder = Directory.CreateTempSubdirectory("onnx-contract-").FullName;
+
+    public OnnxExportContractTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    /// <summary>Real images, resized (PIL-equivalent) to <paramref name="height"/>×<paramref name="width"/> and, for
+    /// three channels, given distinct colour planes.</summary>
+    private static List<byte[]> Images(int channels, int height, int width)
+    {
+        var result = new List<byte[]>();
+        foreach (byte[] gray in OnnxParity.RealImages(perClass: 1))
+        {
+            using var scope = torch.NewDisposeScope();
+            var x = torch.tensor(gray.Select(b => (float)b).ToArray(), new long[] { 1, 1, 28, 28 });
+            var resized = ImagePreprocessor.Resize(x, height, width);                            // [1, 1, h, w]
+            var planes = channels == 1 ? resized : torch.cat(new[] { resized, resized.flip(3), 255 - resized }, 1);
+            result.Add(planes.to(torch.ScalarType.Byte).contiguous().data<byte>().ToArray());
+        }
+
+        return result;
+    }
+
+    [Theory]
+    [InlineData("float", 1, 35, 41)] // smaller in both directions: antialiased down-sampling
+    [InlineData("float", 1, 20, 24)] // larger: up-sampling
+    [InlineData("float", 3, 28, 28)] // RGB to the gray backbone: luma
+    [InlineData("bytes", 3, 40, 20)] // bytes: fixed-point luma, down one axis and up the other
+    [InlineData("bytes", 1, 28, 28)]
+    public void EveryPixelInputContractScoresLikeTransform(string kind, int channels, int height, int width)
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        using var model = OnnxParity.CreateTransformer(ml, backbone, new LinearProbeOptions());
+        var images = Images(channels, height, width);
+        IDataView data = kind == "bytes"
+            ? OnnxParity.BytePixels(ml, images, channels, height, width)
+            : OnnxParity.FloatPixels(ml, images.Select(p => p.Select(b => (float)b).ToArray()).ToList(), channels, height, width);
+
+        var result = OnnxParity.Run(ml, model, data, _folder);
+
+        _output.WriteLine($"{kind} {channels}x{height}x{width}: max |Δ| ONNX Runtime {result.MaxDiffOnnxRuntime:E2}, " +
+                          $"ApplyOnnxModel {result.MaxDiffApplyOnnxModel:E2}");
+        Assert.InRange(result.MaxDiffOnnxRuntime, 0f, OnnxParity.Tolerance);
+        Assert.InRange(result.MaxDiffApplyOnnxModel, 0f, OnnxParity.Tolerance);
+        Assert.Equal(result.LibraryKeys, result.OnnxKeys);
+    }
+
+    [Fact]
+    public void PixelValueScaleIsAppliedInTheGraph()
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        using var model = OnnxParity.CreateTransformer(ml, backbone, new LinearProbeOptions(), pixelValueScale: 1f);
+        var images = Images(1, 28, 28).Select(p => p.Select(b => b / 255f).ToArray()).ToList();   // pixels in [0, 1]
+
+        var result = OnnxParity.Run(ml, model, OnnxParity.FloatPixels(ml, images, 1, 28, 28), _folder);
+
+        Assert.InRange(result.MaxDiffOnnxRuntime, 0f, OnnxParity.Tolerance);
+        Assert.InRange(result.MaxDiffApplyOnnxModel, 0f, OnnxParity.Tolerance);
+    }
+
+    [Fact]
+    public void TrainedPipelineWithKeyMappingsExportsWholeAndPredictsTheSameClassNames()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = LabeledPixelRows();
+        var schema = SchemaDefinition.Create(typeof(LabeledPixelRow));
+        schema[nameof(LabeledPixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
+        IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+        var options = TrainingOptions("vpt", TrainingPrecision.Float32);
+        using var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.PromptViT(options))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(data);
+        string[] expected = ReadStrings(pipeline.Transform(data), "PredictedLabel");
+
+        byte[] onnx = OnnxParity.Export(ml, pipeline, data);
+        using var session = new InferenceSession(onnx);
+        var inputs = new[]
+        {
+            NamedOnnxValue.CreateFromTensor("Label", new DenseTensor<string>(rows.Select(r => r.Label).ToArray(), new[] { rows.Length, 1 })),
+            NamedOnnxValue.CreateFromTensor("Image", new DenseTensor<float>(rows.SelectMany(r => r.Image).ToArray(), new[] { rows.Length, 1, 28, 28 })),
+        };
+        using var results = session.Run(inputs, new[] { "PredictedLabel.output" });
+        string[] predicted = results[0].AsTensor<string>().ToArray();
+
+        Assert.Equal(expected, predicted);
+        Assert.True(expected.Distinct().Count() > 1, "The trained model should not predict one class for every image.");
+    }
+
+    [Fact]
+    public void BFloat16TrainedModelExportsInFloat32()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = LabeledPixelRows();
+        var schema = SchemaDefinition.Create(typeof(LabeledPixelRow));
+        schema[nameof(LabeledPixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
+        IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        using var model = ml.MulticlassClassification.Trainers.PromptViT(TrainingOptions("vpt", TrainingPrecision.BFloat16))
+            .Fit(keyed);
+        Assert.Equal(torch.ScalarType.BFloat16, model.Model.ComputePrecision);
+        var pixels = OnnxParity.FloatPixels(ml, rows.Select(r => r.Image).ToList(), 1, 28, 28);
+        var bf16Scores = Interop.ScoreReading.ReadVectors(model.Transform(pixels), "Score");
+
+        byte[] onnx = OnnxParity.Export(ml, model, pixels);
+        var (onnxScores, _) = OnnxParity.RunOnnxRuntime(onnx, pixels);
+
+        // The file computes in float32 with the bf16-trained weights: the model switched back to float32 is its reference.
+        model.Model.SetComputePrecision(torch.ScalarType.Float32);
+        var float32Scores = Interop.ScoreReading.ReadVectors(model.Transform(pixels), "Score");
+        float toFloat32 = MaxDiff(float32Scores, onnxScores);
+        float toBFloat16 = MaxDiff(bf16Scores, onnxScores);
+        _output.WriteLine($"bf16-trained: max |Δ| to float32 Transform {toFloat32:E2}, to bf16 Transform {toBFloat16:E2}");
+        Assert.InRange(toFloat32, 0f, OnnxParity.Tolerance);
+        Assert.True(toBFloat16 > toFloat32, "bf16 scoring should differ from the float32 export more than float32 scoring does.");
+    }
+
+    [Fact]
+    public void OpsetElevenExportsAndOlderOpsetsAreRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        using var model = OnnxParity.CreateTransformer(ml, backbone, MethodCases.Create("tcpa"));
+        var images = Images(1, 28, 28).Select(p => p.Select(b => (float)b).ToArray()).ToList();
+        var data = OnnxParity.FloatPixels(ml, images, 1, 28, 28);
+
+        var result = OnnxParity.Run(ml, model, data, _folder, opsetVersion: 11);
+        Assert.InRange(result.MaxDiffOnnxRuntime, 0f, OnnxParity.Tolerance);
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => OnnxParity.Export(ml, model, data, opsetVersion: 10));
+        Assert.Contains("11", error.Message);
+        Assert.Contains(nameof(PromptViTTransformer), error.Message);
+    }
+
+    [Fact]
+    public void FrozenCvptSharesTheBackbonesAttentionWeightsInTheFile()
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        var data = OnnxParity.FloatPixels(ml, new List<float[]> { new float[28 * 28] }, 1, 28, 28);
+        long Size(PromptMethodOptions options)
+        {
+            using var model = OnnxParity.CreateTransformer(ml, backbone, options);
+            return OnnxParity.Export(ml, model, data).LongLength;
+        }
+
+        long linear = Size(new LinearProbeOptions());
+        long frozen = Size(new CvptOptions { PromptLength = 4 });
+        long learnable = Size(new CvptOptions { PromptLength = 4, TrainCrossAttention = true });
+        long attentionWeights = 6L * (4 * 128 * 128 + 4 * 128) * 4;                               // 6 blocks, float32
+
+        Assert.InRange(frozen - linear, 6L * 4 * 128 * 4, attentionWeights / 10);                 // prompts, no copy
+        Assert.InRange(learnable - linear, attentionWeights, attentionWeights + attentionWeights / 10);
+    }
+
+    [Theory]
+    [InlineData("LoadImages")]
+    [InlineData("LoadRawImageBytes")]
+    public void ImageLoadingInThePipelineIsRefusedWithTheSupportedInput(string loader)
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        using var model = OnnxParity.CreateTransformer(ml, backbone, new LinearProbeOptions());
+        string folder = Path.Combine(OnnxParity.Assets, "fashion-mnist-unseen", "test", "Bag");
+        var paths = ml.Data.LoadFromEnumerable(Directory.GetFiles(folder, "*.png").Take(2)
+            .Select(f => new PathRow { Path = Path.GetFileName(f) }));
+        ITransformer load = loader == "LoadImages"
+            ? ml.Transforms.LoadImages("Image", folder, "Path").Fit(paths)
+            : ml.Transforms.LoadRawImageBytes("Image", folder, "Path").Fit(paths);
+        var chain = new TransformerChain<ITransformer>(load, model);
+
+        var error = Assert.Throws<NotSupportedException>(() => OnnxParity.Export(ml, chain, paths));
+
+        Assert.Contains("'Image'", error.Message);
+        Assert.Contains("Vector<Single, C, H, W>", error.Message);
+        Assert.Contains(loader, error.Message);
+    }
+
+    [Fact]
+    public void BatchCoupledSepIsRefusedNamingTheSettings()
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        using var model = OnnxParity.CreateTransformer(ml, backbone, MethodCases.Create("sep-official"));
+        var data = OnnxParity.FloatPixels(ml, new List<float[]> { new float[28 * 28] }, 1, 28, 28);
+
+        var error = Assert.Throws<NotSupportedException>(() => OnnxParity.Export(ml, model, data));
+
+        Assert.Contains("FusionAxis = Batch", error.Message);
+        Assert.Contains("TokenSelection = BatchPooled", error.Message);
+    }
+
+    [Fact]
+    public void MethodWithoutAnOnnxExportIsRefusedByName()
+    {
+        var ml = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        var registry = new PromptMethodRegistry();
+        registry.Register<CustomOptions>("custom", (o, b) => new CustomMethod(o, b));
+        var prompted = new PromptedVisionTransformer(backbone, new CustomOptions(), 3, registry: registry);
+        var settings = new PromptTuning.Interop.ImageScoringSettings("Image", "Score", "PredictedLabel", 4, new ImageInputSpec(1));
+        using var model = new PromptViTTransformer(ml, prompted, settings, PromptTuning.Interop.ClassLabels.WithoutValues(3), 1f / 255,
+            "test", torch.CPU);
+        var data = OnnxParity.FloatPixels(ml, new List<float[]> { new float[28 * 28] }, 1, 28, 28);
+
+        var error = Assert.Throws<NotSupportedException>(() => OnnxParity.Export(ml, model, data));
+
+        Assert.Contains("'custom'", error.Message);
+        Assert.Contains(nameof(CustomMethod), error.Message);
+        Assert.Contains("IOnnxExportablePromptMethod", error.Message);
+    }
+
+    private static LabeledPixelRow[] LabeledPixelRows()
+    {
+        string root = Path.Combine(OnnxParity.Assets, "fashion-mnist-unseen", "test");
+        return Directory.GetDirectories(root).Order(StringComparer.Ordinal).Take(3)
+            .SelectMany(folder => Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).Take(4).Select(file =>
+            {
+                using MLImage image = MLImage.CreateFromFile(file);
+                byte[] gray = MLImagePlanes.ToPlanar(image, 1, p => new InvalidDataException(p));
+                return new LabeledPixelRow { Label = Path.GetFileName(folder), Image = gray.Select(b => (float)b).ToArray() };
+            }))
+            .ToArray();
+    }
+
+    private static PromptViTTrainer.Options TrainingOptions(string method, TrainingPrecision precision) => new()
+    {
+        BackbonePath = OnnxParity.EmbeddedBackbonePath,
+        ImageColumnName = "Image",
+        Method = method,
+        Vpt = new VptOptions { PromptLength = 4 },
+        MaxEpoch = 2,
+        BatchSize = 6,
+        LearningRate = 0.01f,
+        WarmupEpochs = 0,
+        NumberOfThreads = 2,
+        Seed = 3,
+        Precision = precision,
+    };
+
+    private static string[] ReadStrings(IDataView data, string column)
+    {
+        var values = new List<string>();
+        var col = data.Schema[column];
+        using var cursor = data.GetRowCursor(new[] { col });
+        var getter = cursor.GetGetter<ReadOnlyMemory<char>>(col);
+        ReadOnlyMemory<char> value = default;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            values.Add(value.ToString());
+        }
+
+        return values.ToArray();
+    }
+
+    private static float MaxDiff(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b) =>
+        a.Zip(b, (x, y) => x.Zip(y, (u, v) => Math.Abs(u - v)).Max()).Max();
+
+    /// <summary>A labelled image as pixels.</summary>
+    public sealed class LabeledPixelRow
+    {
+        /// <summary>Class name.</summary>
+        public string Label { get; set; } = string.Empty;
+
+        /// <summary>Gray pixels [1, 28, 28].</summary>
+        public float[] Image { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>An image file name.</summary>
+    public sealed class PathRow
+    {
+        /// <summary>File name relative to the folder.</summary>
+        public string Path { get; set; } = string.Empty;
+    }
+
+    /// <summary>Options of a method that has no ONNX export.</summary>
+    public sealed class CustomOptions : PromptMethodOptions
+    {
+        /// <inheritdoc/>
+        public override string MethodId => "custom";
+    }
+
+    private sealed class CustomMethod : PromptMethod
+    {
+        public CustomMethod(CustomOptions options, BackboneDescription backbone)
+            : base(options, backbone)
+        {
+            RegisterComponents();
+        }
+    }
+}
