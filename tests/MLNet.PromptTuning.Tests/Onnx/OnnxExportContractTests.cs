@@ -241,6 +241,32 @@ public sealed class OnnxExportContractTests : IDisposable
         Assert.Contains("IOnnxExportablePromptMethod", error.Message);
     }
 
+    [Fact]
+    public void TheDocumentedDeployPathRunsAsWritten()
+    {
+        var mlContext = new MLContext(seed: 1);
+        using VisionTransformer backbone = BackboneCheckpoint.LoadBackbone(OnnxParity.EmbeddedBackbonePath);
+        using var promptVit = OnnxParity.CreateTransformer(mlContext, backbone, new VptOptions { PromptLength = 4 });
+        string path = Path.Combine(_folder, "model.onnx");
+
+        // docs/onnx.md, "The deploy path": an empty data view fixes the input's schema; only the two outputs are kept.
+        var input = mlContext.Data.LoadFromEnumerable(Array.Empty<OnnxInput>());
+        using (var file = File.Create(path)) mlContext.Model.ConvertToOnnx(promptVit, input, file, "Score", "PredictedLabel");
+        using var session = new InferenceSession(path);
+
+        Assert.Equal(new[] { "Image" }, session.InputMetadata.Keys);
+        Assert.Equal(new[] { -1, 1, 28, 28 }, session.InputMetadata["Image"].Dimensions);
+        Assert.Equal(typeof(float), session.InputMetadata["Image"].ElementType);
+        Assert.Contains("Score.output", session.OutputMetadata.Keys);
+        Assert.Contains("PredictedLabel.output", session.OutputMetadata.Keys);
+        Assert.DoesNotContain("Image.output", session.OutputMetadata.Keys);
+        var images = OnnxParity.RealImages(perClass: 1).Select(p => p.Select(b => (float)b).ToArray()).ToList();
+        var (scores, _) = OnnxParity.RunOnnxRuntime(File.ReadAllBytes(path), OnnxParity.FloatPixels(mlContext, images, 1, 28, 28));
+        var expected = Interop.ScoreReading.ReadVectors(
+            promptVit.Transform(OnnxParity.FloatPixels(mlContext, images, 1, 28, 28)), "Score");
+        Assert.InRange(MaxDiff(expected, scores), 0f, OnnxParity.Tolerance);
+    }
+
     private static LabeledPixelRow[] LabeledPixelRows()
     {
         string root = Path.Combine(OnnxParity.Assets, "fashion-mnist-unseen", "test");
@@ -295,6 +321,14 @@ public sealed class OnnxExportContractTests : IDisposable
         public string Label { get; set; } = string.Empty;
 
         /// <summary>Gray pixels [1, 28, 28].</summary>
+        public float[] Image { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>The ONNX model's input as docs/onnx.md declares it for the embedded 28×28 gray backbone.</summary>
+    public sealed class OnnxInput
+    {
+        /// <summary>Channel-planar pixel values in [0, 255].</summary>
+        [VectorType(1, 28, 28)]
         public float[] Image { get; set; } = Array.Empty<float>();
     }
 
