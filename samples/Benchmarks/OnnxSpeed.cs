@@ -45,18 +45,21 @@ internal static class OnnxSpeed
         var unknown = s.Modes.Except(ModeNames).ToList();
         if (unknown.Count > 0)
         {
-            throw new ArgumentException($"Unknown mode(s) {string.Join(", ", unknown)}; expected {string.Join(", ", ModeNames)}.");
+            throw new ArgumentException(
+                $"Unknown mode(s) {string.Join(", ", unknown)}; expected {string.Join(", ", ModeNames)}.");
         }
 
         torch.set_num_threads(s.Threads);
         var report = new StringBuilder();
         report.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} vs the library's Transform; batch {s.Batch}, " +
+            $"ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} vs the library's Transform; " +
+            $"batch {s.Batch}, " +
             $"{s.Batches} batches per pass, {s.Threads} threads on both sides, {s.Rounds} alternating rounds; " +
             $"load average at start {File.ReadAllText("/proc/loadavg").Trim()}"));
         report.AppendLine();
         report.AppendLine("| model | method | library Transform ms/batch | library forward ms/batch | " +
-                          "ONNX Runtime ms/batch | Transform / ONNX Runtime (median, min–max) | forward / ONNX Runtime | " +
+                          "ONNX Runtime ms/batch | Transform / ONNX Runtime (median, min–max) | " +
+                          "forward / ONNX Runtime | " +
                           "ApplyOnnxModel ms/image | ONNX file | model zip | adapter | other CPU % |");
         report.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         Console.WriteLine(report.ToString().TrimEnd());
@@ -202,7 +205,8 @@ internal static class OnnxSpeed
         return clock.Elapsed.TotalMilliseconds;
     }
 
-    /// <summary>The batches preprocessed once by the library (resize and normalisation), for the forward-only timing.</summary>
+    /// <summary>The batches preprocessed once by the library (resize and normalisation), for the forward-only
+    /// timing.</summary>
     private static torch.Tensor Normalized(PromptViTTransformer model, DenseTensor<byte>[] batches)
     {
         using var preprocessor = new MLNet.PromptTuning.Data.ImagePreprocessor(model.Model.Preprocessing);
@@ -284,6 +288,7 @@ internal static class OnnxSpeed
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 }

@@ -28,7 +28,8 @@ internal static class OnnxCheck
         var (rows, height, width) = ReadPixels(testFiles, dataFolder);
         if (rows is null)
         {
-            Console.WriteLine("ONNX:     skipped: an ONNX model takes one image size and the test images have several.");
+            Console.WriteLine(
+                "ONNX:     skipped: an ONNX model takes one image size and the test images have several.");
             return;
         }
 
@@ -52,7 +53,8 @@ internal static class OnnxCheck
         for (int start = 0; start < rows.Length; start += BatchSize)
         {
             var batch = rows.Skip(start).Take(BatchSize).ToArray();
-            var pixels = new DenseTensor<byte>(batch.SelectMany(r => r.Image).ToArray(), new[] { batch.Length, 3, height, width });
+            var pixels = new DenseTensor<byte>(batch.SelectMany(r => r.Image).ToArray(),
+                new[] { batch.Length, 3, height, width });
             using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("Image", pixels) },
                 new[] { "PredictedLabel.output" });
             var keys = results[0].AsTensor<uint>();
@@ -63,9 +65,11 @@ internal static class OnnxCheck
             }
         }
 
-        Console.WriteLine($"ONNX:     {path} ({new FileInfo(path).Length / 1024.0:N0} KB), input \"Image\" uint8 [N, 3, {height}, {width}]");
+        Console.WriteLine($"ONNX:     {path} ({new FileInfo(path).Length / 1024.0:N0} KB), " +
+                          $"input \"Image\" uint8 [N, 3, {height}, {width}]");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"          micro accuracy on {rows.Length} test images: ONNX Runtime {(double)correct / rows.Length:P1}, " +
+            $"          micro accuracy on {rows.Length} test images: " +
+            $"ONNX Runtime {(double)correct / rows.Length:P1}, " +
             $"library {libraryAccuracy:P1}"));
     }
 

@@ -43,7 +43,8 @@ Console.WriteLine(promptMetrics.ConfusionMatrix.GetFormattedConfusionTable());
 
 if (settings.OnnxPath is not null)
 {
-    OnnxCheck.Run(ml, promptModel, testFiles, settings.DataFolder, settings.OnnxPath, promptMetrics.MicroAccuracy);
+    OnnxCheck.Run(ml, promptModel, testFiles, settings.DataFolder, settings.OnnxPath,
+        promptMetrics.MicroAccuracy);
 }
 
 Directory.CreateDirectory(settings.OutputFolder);

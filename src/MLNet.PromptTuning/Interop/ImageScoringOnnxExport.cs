@@ -50,7 +50,8 @@ internal static class ImageScoringOnnxExport
 
         var name = OnnxContextWriter.Write(context, graph);
         var output = binding.OutputSchema;
-        string scoreVariable = context.AddIntermediateVariable(output[binding.ScoreIndex].Type, core.Settings.ScoreColumnName);
+        string scoreVariable = context.AddIntermediateVariable(output[binding.ScoreIndex].Type,
+            core.Settings.ScoreColumnName);
         string keyVariable = context.AddIntermediateVariable(output[binding.PredictedLabelIndex].Type,
             core.Settings.PredictedLabelColumnName);
         context.CreateNode("Identity", name(score), scoreVariable, context.GetNodeName("Identity"), "");
@@ -64,9 +65,9 @@ internal static class ImageScoringOnnxExport
         if (image.Kind is ImageColumnKind.Image or ImageColumnKind.EncodedBytes)
         {
             throw new NotSupportedException(
-                $"The image column '{image.Column.Name}' holds {image.Column.Type} values; an ONNX model cannot take " +
-                "decoded or encoded images, and ML.NET's image transforms (LoadImages, LoadRawImageBytes, ResizeImages, " +
-                $"ExtractPixels) have no ONNX export. {Guidance}");
+                $"The image column '{image.Column.Name}' holds {image.Column.Type} values; an ONNX model cannot " +
+                "take decoded or encoded images, and ML.NET's image transforms (LoadImages, LoadRawImageBytes, " +
+                $"ResizeImages, ExtractPixels) have no ONNX export. {Guidance}");
         }
     }
 
@@ -83,15 +84,17 @@ internal static class ImageScoringOnnxExport
         }
 
         var wide = graph.Cast(bytes, OnnxElementType.Int32);
+        OnnxValue Int(int value, string hint) => graph.Constant(new[] { value }, new long[] { 1 }, hint);
         OnnxValue Weighted(int channel, int weight) =>
-            graph.Mul(graph.Slice(wide, 1, channel, 1), graph.Constant(new[] { weight }, new long[] { 1 }, "luma_weight"));
+            graph.Mul(graph.Slice(wide, 1, channel, 1), Int(weight, "luma_weight"));
         var sum = graph.Add(graph.Add(graph.Add(Weighted(0, 19595), Weighted(1, 38470)), Weighted(2, 7471)),
-            graph.Constant(new[] { 0x8000 }, new long[] { 1 }, "luma_round"));
-        var luma = graph.Div(sum, graph.Constant(new[] { 1 << 16 }, new long[] { 1 }, "luma_shift"));
+            Int(0x8000, "luma_round"));
+        var luma = graph.Div(sum, Int(1 << 16, "luma_shift"));                                   // >> 16
         return graph.Cast(luma, OnnxElementType.Float);
     }
 
-    /// <summary>As <c>PixelConversion.ConvertPlanes</c> on floats: gray repeats, RGB becomes 0.299 r + 0.587 g + 0.114 b.</summary>
+    /// <summary>As <c>PixelConversion.ConvertPlanes</c> on floats: gray repeats, RGB becomes
+    /// 0.299 r + 0.587 g + 0.114 b.</summary>
     private static OnnxValue ConvertFloatPlanes(OnnxGraph graph, OnnxValue values, int have, int want)
     {
         if (have == want)

@@ -11,7 +11,7 @@ namespace MLNet.PromptTuning.Interop;
 /// </summary>
 internal static class OnnxContextWriter
 {
-    /// <summary>Writes <paramref name="graph"/> and returns the context's name for each of the graph's values.</summary>
+    /// <summary>Writes <paramref name="graph"/>; returns the context's name for each of the graph's values.</summary>
     public static Func<OnnxValue, string> Write(OnnxContext context, OnnxGraph graph)
     {
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -31,7 +31,9 @@ internal static class OnnxContextWriter
         foreach (var node in graph.Nodes)
         {
             var inputs = node.Inputs.Select(Resolve).ToArray();
-            var outputs = node.Outputs.Select(o => names[o] = context.AddIntermediateVariable(null, o, skip: true)).ToArray();
+            var outputs = node.Outputs
+                .Select(o => names[o] = context.AddIntermediateVariable(null, o, skip: true))
+                .ToArray();
             var written = context.CreateNode(node.OpType, inputs, outputs, context.GetNodeName(node.OpType), "");
             foreach (var (name, value) in node.Attributes)
             {
@@ -41,7 +43,9 @@ internal static class OnnxContextWriter
                     case long[] ls: written.AddAttribute(name, (IEnumerable<long>)ls); break;
                     case float f: written.AddAttribute(name, (double)f); break;
                     case string s: written.AddAttribute(name, s); break;
-                    default: throw new InvalidOperationException($"Attribute '{name}' of {node.OpType} has an unsupported value.");
+                    default:
+                        throw new InvalidOperationException(
+                            $"Attribute '{name}' of {node.OpType} has an unsupported value.");
                 }
             }
         }

@@ -19,7 +19,8 @@ internal sealed partial class PromptViTScorer : IOnnxExportableImageScorer
         using var scope = torch.NewDisposeScope();
         lock (_gate)
         {
-            var images = ImagePreprocessingOnnxExport.Apply(graph, values, channels, height, width, _model.Preprocessing);
+            var images = ImagePreprocessingOnnxExport.Apply(
+                graph, values, channels, height, width, _model.Preprocessing);
             return PromptedModelOnnxExport.Logits(graph, _model, images);
         }
     }

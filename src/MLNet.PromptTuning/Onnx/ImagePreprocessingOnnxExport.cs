@@ -9,10 +9,10 @@ namespace MLNet.PromptTuning.Onnx;
 /// </summary>
 /// <remarks>
 /// The resize is not ONNX's <c>Resize</c> operator: opset 12 (the newest ML.NET's converter writes) has no
-/// antialiasing, and its cubic filter uses a = −0.75 where PIL uses −0.5. Each pass of the library's resize is linear
-/// in the pixels, so the export computes that pass's weights once, by running the library's own resampling on an
-/// identity matrix, and applies them with a matrix product, rounding and clamping to 8-bit values between the passes
-/// exactly as the library does. The input height and width are fixed when the model is exported.
+/// antialiasing, and its cubic filter uses a = −0.75 where PIL uses −0.5. Each pass of the library's resize is
+/// linear in the pixels, so the export computes that pass's weights once, by running the library's own resampling
+/// on an identity matrix, and applies them with a matrix product, rounding and clamping to 8-bit values between the
+/// passes exactly as the library does. The input height and width are fixed when the model is exported.
 /// </remarks>
 internal static class ImagePreprocessingOnnxExport
 {
@@ -46,7 +46,8 @@ internal static class ImagePreprocessingOnnxExport
         return graph.Div(graph.Sub(graph.Div(x, graph.Scalar(255f)), mean), std);
     }
 
-    /// <summary>As <c>ImagePreprocessor.ConvertChannels</c>: gray to RGB repeats, RGB to gray is rounded luma.</summary>
+    /// <summary>As <c>ImagePreprocessor.ConvertChannels</c>: gray to RGB repeats, RGB to gray is rounded luma.
+    /// </summary>
     private static OnnxValue ConvertChannels(OnnxGraph graph, OnnxValue x, int have, int want)
     {
         if (have == want)

@@ -1,6 +1,7 @@
 namespace MLNet.PromptTuning.Onnx;
 
-/// <summary>ONNX tensor element types used by the exported graphs (values of ONNX's <c>TensorProto.DataType</c>).</summary>
+/// <summary>ONNX tensor element types the exported graphs use (values of ONNX's <c>TensorProto.DataType</c>).
+/// </summary>
 public enum OnnxElementType : long
 {
     /// <summary>32-bit IEEE float.</summary>

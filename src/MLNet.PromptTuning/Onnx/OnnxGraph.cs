@@ -87,7 +87,8 @@ public sealed class OnnxGraph
             return AddInitializer(hint, dims, null, values, null);
         }
 
-        throw new NotSupportedException($"A {cpu.dtype} tensor cannot be an ONNX constant here; expected a floating-point or integer tensor.");
+        throw new NotSupportedException(
+            $"A {cpu.dtype} tensor cannot be an ONNX constant here; expected a floating-point or integer tensor.");
     }
 
     /// <summary>A float32 constant of shape <paramref name="dims"/>.</summary>
@@ -128,7 +129,8 @@ public sealed class OnnxGraph
     /// <param name="inputs">Its inputs, in the operator's order.</param>
     /// <param name="attributes">Attributes: <see cref="long"/>, <see cref="long"/>[], <see cref="float"/> or
     /// <see cref="string"/> values.</param>
-    public OnnxValue Op(string opType, IReadOnlyList<OnnxValue> inputs, params (string Name, object Value)[] attributes) =>
+    public OnnxValue Op(string opType, IReadOnlyList<OnnxValue> inputs,
+        params (string Name, object Value)[] attributes) =>
         Op(opType, 1, inputs, attributes)[0];
 
     /// <summary>Adds an operator with <paramref name="outputCount"/> outputs.</summary>
@@ -143,7 +145,8 @@ public sealed class OnnxGraph
             if (value is not (long or long[] or float or string))
             {
                 throw new ArgumentException(
-                    $"Attribute '{name}' of {opType} has a {value?.GetType().Name ?? "null"} value; expected long, long[], float or string.",
+                    $"Attribute '{name}' of {opType} has a {value?.GetType().Name ?? "null"} value; " +
+                    "expected long, long[], float or string.",
                     nameof(attributes));
             }
         }
@@ -186,7 +189,8 @@ public sealed class OnnxGraph
     /// <summary>Elementwise minimum.</summary>
     public OnnxValue Min(OnnxValue a, OnnxValue b) => Op("Min", new[] { a, b });
 
-    /// <summary>Clamps to [<paramref name="low"/>, <paramref name="high"/>] (Max then Min, valid in every opset).</summary>
+    /// <summary>Clamps to [<paramref name="low"/>, <paramref name="high"/>] (Max then Min: valid in every opset).
+    /// </summary>
     public OnnxValue Clamp(OnnxValue x, float low, float high) => Min(Max(x, Scalar(low)), Scalar(high));
 
     /// <summary>Converts the element type.</summary>
@@ -223,7 +227,8 @@ public sealed class OnnxGraph
     public OnnxValue Gather(OnnxValue x, long axis, params long[] indices) =>
         Op("Gather", new[] { x, Int64s(indices) }, ("axis", axis));
 
-    /// <summary>Picks entries along <paramref name="axis"/> by an index tensor of the same rank (<c>torch.gather</c>).</summary>
+    /// <summary>Picks entries along <paramref name="axis"/> by an index tensor of the same rank
+    /// (<c>torch.gather</c>).</summary>
     public OnnxValue GatherElements(OnnxValue x, OnnxValue indices, long axis) =>
         Op("GatherElements", new[] { x, indices }, ("axis", axis));
 
@@ -279,7 +284,8 @@ public sealed class OnnxGraph
         ArgumentNullException.ThrowIfNull(weight);
         if (weight.dim() != 2)
         {
-            throw new ArgumentException($"A linear weight is [out, in]; got [{string.Join(", ", weight.shape)}].", nameof(weight));
+            throw new ArgumentException(
+                $"A linear weight is [out, in]; got [{string.Join(", ", weight.shape)}].", nameof(weight));
         }
 
         using var transposed = weight.detach().t();
@@ -297,7 +303,8 @@ public sealed class OnnxGraph
         return bias is { } b ? Add(product, b) : product;
     }
 
-    /// <summary>LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias, biased variance.</summary>
+    /// <summary>LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias (biased variance).
+    /// </summary>
     public OnnxValue LayerNorm(OnnxValue x, OnnxValue weight, OnnxValue bias, double epsilon)
     {
         var mean = ReduceMean(x, new[] { -1L }, keepDims: true);
@@ -369,8 +376,8 @@ public sealed class OnnxGraph
         {
             throw new NotSupportedException(
                 $"The ONNX model's weights would exceed {MaximumConstantBytes / 1_000_000_000.0:0.#} GB " +
-                $"({_constantBytes:N0} bytes so far): an ONNX protobuf file cannot hold more than 2 GiB, and ML.NET's " +
-                "converter stores every weight inside the file. Export a smaller backbone.");
+                $"({_constantBytes:N0} bytes so far): an ONNX protobuf file cannot hold more than 2 GiB, and " +
+                "ML.NET's converter stores every weight inside the file. Export a smaller backbone.");
         }
 
         _initializers.Add(initializer);
@@ -395,7 +402,8 @@ public sealed class OnnxGraph
         long expected = dims.Aggregate(1L, (a, b) => a * b);
         if (expected != count)
         {
-            throw new ArgumentException($"{count} values do not fill the shape [{string.Join(", ", dims)}] ({expected}).");
+            throw new ArgumentException(
+                $"{count} values do not fill the shape [{string.Join(", ", dims)}] ({expected}).");
         }
     }
 }

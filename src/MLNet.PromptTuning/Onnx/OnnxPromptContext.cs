@@ -70,7 +70,8 @@ public sealed class OnnxPromptContext
     public OnnxValue GetSegment(string name) =>
         Graph.Slice(Tokens, 1, Layout.OffsetOf(name), Layout[name].Length);
 
-    /// <summary>The tokens of every segment with <paramref name="role"/>, in sequence order, [B, n, D]; null if none.</summary>
+    /// <summary>The tokens of every segment with <paramref name="role"/>, in sequence order, [B, n, D]; null if
+    /// there are none.</summary>
     public OnnxValue? GetTokensOfRole(TokenRole role)
     {
         var ranges = Layout.RangesOf(role).ToList();

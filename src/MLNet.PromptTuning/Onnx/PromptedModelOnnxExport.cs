@@ -17,8 +17,9 @@ internal static class PromptedModelOnnxExport
         if (method is not IOnnxExportablePromptMethod export)
         {
             throw new NotSupportedException(
-                $"The prompt method '{method.Id}' ({method.GetType().FullName}) cannot be exported to ONNX: it does not " +
-                $"implement {nameof(IOnnxExportablePromptMethod)}, which writes each of its hooks as ONNX nodes.");
+                $"The prompt method '{method.Id}' ({method.GetType().FullName}) cannot be exported to ONNX: it " +
+                $"does not implement {nameof(IOnnxExportablePromptMethod)}, which writes each of its hooks as ONNX " +
+                "nodes.");
         }
 
         var context = VisionTransformerOnnxExport.Run(graph, model.Backbone, images, method, export);

@@ -6,9 +6,9 @@ namespace MLNet.PromptTuning.Onnx;
 
 /// <summary>
 /// Writes a <see cref="VisionTransformer"/>'s inference pass as ONNX nodes, mirroring <c>VisionTransformer.Run</c>
-/// step for step: embed → <c>ExportOnEmbeddings</c> → for each block (<c>ExportOnBlockStarting</c> → block with the
-/// method's sites and attention extras → <c>ExportOnBlockFinished</c>) → final norm. Like the forward loop it never
-/// asks which method is attached. Weights are read by their timm names and written once, in float32.
+/// step for step: embed → <c>ExportOnEmbeddings</c> → for each block (<c>ExportOnBlockStarting</c> → block with
+/// the method's sites and attention extras → <c>ExportOnBlockFinished</c>) → final norm. Like the forward loop it
+/// never asks which method is attached. Weights are read by their timm names and written once, in float32.
 /// </summary>
 internal sealed class VisionTransformerOnnxExport
 {
@@ -89,7 +89,8 @@ internal sealed class VisionTransformerOnnxExport
 
         var mlpInput = LayerNorm(x, prefix + ".norm2");
         mlpInput = AddContribution(mlpInput, BlockSite.MlpInput, x, context, method, export);
-        var hidden = g.Gelu(g.Linear(mlpInput, W(prefix + ".mlp.fc1.weight"), W(prefix + ".mlp.fc1.bias"), prefix + ".fc1"));
+        var hidden = g.Gelu(
+            g.Linear(mlpInput, W(prefix + ".mlp.fc1.weight"), W(prefix + ".mlp.fc1.bias"), prefix + ".fc1"));
         x = g.Add(x, g.Linear(hidden, W(prefix + ".mlp.fc2.weight"), W(prefix + ".mlp.fc2.bias"), prefix + ".fc2"));
 
         return AddContribution(x, BlockSite.AfterMlp, x, context, method, export);
@@ -113,8 +114,8 @@ internal sealed class VisionTransformerOnnxExport
         var g = _graph;
         int width = _config.EmbedDim, heads = _config.NumHeads, headDim = _config.HeadDim;
         var weights = AttentionWeights(layer);
-        var qkv = g.Transpose(g.Reshape(g.Linear(x, weights.QkvWeightTransposed, weights.QkvBias), 0, 0, 3, heads, headDim),
-            2, 0, 3, 1, 4);                                                                      // [3, B, H, T, hd]
+        var projected = g.Linear(x, weights.QkvWeightTransposed, weights.QkvBias);               // [B, T, 3D]
+        var qkv = g.Transpose(g.Reshape(projected, 0, 0, 3, heads, headDim), 2, 0, 3, 1, 4);     // [3, B, H, T, hd]
         var q = g.Squeeze(g.Slice(qkv, 0, 0, 1), 0);                                             // [B, H, T, hd]
         var k = g.Squeeze(g.Slice(qkv, 0, 1, 1), 0);
         var v = g.Squeeze(g.Slice(qkv, 0, 2, 1), 0);
@@ -158,7 +159,8 @@ internal sealed class VisionTransformerOnnxExport
         GlobalPooling.ClassToken => NormalizePooled(
             _graph.Squeeze(context.GetSegment(TokenLayout.ClassTokenSegment), 1)),
         GlobalPooling.Average => NormalizePooled(_graph.ReduceMean(
-            _graph.Slice(context.Tokens, 1, context.Layout.PrefixCount, context.Layout.Count - context.Layout.PrefixCount),
+            _graph.Slice(context.Tokens, 1, context.Layout.PrefixCount,
+                context.Layout.Count - context.Layout.PrefixCount),
             new long[] { 1 }, keepDims: false)),
         _ => throw new NotSupportedException($"GlobalPooling {_config.GlobalPooling} cannot be exported."),
     };
@@ -170,7 +172,8 @@ internal sealed class VisionTransformerOnnxExport
     {
         if (!_norms.TryGetValue(name, out var parameters))
         {
-            parameters = (_graph.Constant(W(name + ".weight"), name + ".weight"), _graph.Constant(W(name + ".bias"), name + ".bias"));
+            parameters = (_graph.Constant(W(name + ".weight"), name + ".weight"),
+                _graph.Constant(W(name + ".bias"), name + ".bias"));
             _norms[name] = parameters;
         }
 

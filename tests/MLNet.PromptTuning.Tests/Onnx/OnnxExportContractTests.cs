@@ -64,11 +64,13 @@ public sealed class OnnxExportContractTests : IDisposable
         var images = Images(channels, height, width);
         IDataView data = kind == "bytes"
             ? OnnxParity.BytePixels(ml, images, channels, height, width)
-            : OnnxParity.FloatPixels(ml, images.Select(p => p.Select(b => (float)b).ToArray()).ToList(), channels, height, width);
+            : OnnxParity.FloatPixels(ml, images.Select(p => p.Select(b => (float)b).ToArray()).ToList(),
+                channels, height, width);
 
         var result = OnnxParity.Run(ml, model, data, _folder);
 
-        _output.WriteLine($"{kind} {channels}x{height}x{width}: max |Δ| ONNX Runtime {result.MaxDiffOnnxRuntime:E2}, " +
+        _output.WriteLine($"{kind} {channels}x{height}x{width}: " +
+                          $"max |Δ| ONNX Runtime {result.MaxDiffOnnxRuntime:E2}, " +
                           $"ApplyOnnxModel {result.MaxDiffApplyOnnxModel:E2}");
         Assert.InRange(result.MaxDiffOnnxRuntime, 0f, OnnxParity.Tolerance);
         Assert.InRange(result.MaxDiffApplyOnnxModel, 0f, OnnxParity.Tolerance);
@@ -108,8 +110,10 @@ public sealed class OnnxExportContractTests : IDisposable
         using var session = new InferenceSession(onnx);
         var inputs = new[]
         {
-            NamedOnnxValue.CreateFromTensor("Label", new DenseTensor<string>(rows.Select(r => r.Label).ToArray(), new[] { rows.Length, 1 })),
-            NamedOnnxValue.CreateFromTensor("Image", new DenseTensor<float>(rows.SelectMany(r => r.Image).ToArray(), new[] { rows.Length, 1, 28, 28 })),
+            NamedOnnxValue.CreateFromTensor("Label",
+                new DenseTensor<string>(rows.Select(r => r.Label).ToArray(), new[] { rows.Length, 1 })),
+            NamedOnnxValue.CreateFromTensor("Image",
+                new DenseTensor<float>(rows.SelectMany(r => r.Image).ToArray(), new[] { rows.Length, 1, 28, 28 })),
         };
         using var results = session.Run(inputs, new[] { "PredictedLabel.output" });
         string[] predicted = results[0].AsTensor<string>().ToArray();
@@ -127,7 +131,8 @@ public sealed class OnnxExportContractTests : IDisposable
         schema[nameof(LabeledPixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
         IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
-        using var model = ml.MulticlassClassification.Trainers.PromptViT(TrainingOptions("vpt", TrainingPrecision.BFloat16))
+        using var model = ml.MulticlassClassification.Trainers
+            .PromptViT(TrainingOptions("vpt", TrainingPrecision.BFloat16))
             .Fit(keyed);
         Assert.Equal(torch.ScalarType.BFloat16, model.Model.ComputePrecision);
         var pixels = OnnxParity.FloatPixels(ml, rows.Select(r => r.Image).ToList(), 1, 28, 28);
@@ -136,14 +141,15 @@ public sealed class OnnxExportContractTests : IDisposable
         byte[] onnx = OnnxParity.Export(ml, model, pixels);
         var (onnxScores, _) = OnnxParity.RunOnnxRuntime(onnx, pixels);
 
-        // The file computes in float32 with the bf16-trained weights: the model switched back to float32 is its reference.
+        // The file computes in float32 with the bf16-trained weights: its reference is the model back in float32.
         model.Model.SetComputePrecision(torch.ScalarType.Float32);
         var float32Scores = Interop.ScoreReading.ReadVectors(model.Transform(pixels), "Score");
         float toFloat32 = MaxDiff(float32Scores, onnxScores);
         float toBFloat16 = MaxDiff(bf16Scores, onnxScores);
-        _output.WriteLine($"bf16-trained: max |Δ| to float32 Transform {toFloat32:E2}, to bf16 Transform {toBFloat16:E2}");
+        _output.WriteLine($"bf16-trained: max |Δ| to float32 Transform {toFloat32:E2}, " +
+                          $"to bf16 Transform {toBFloat16:E2}");
         Assert.InRange(toFloat32, 0f, OnnxParity.Tolerance);
-        Assert.True(toBFloat16 > toFloat32, "bf16 scoring should differ from the float32 export more than float32 scoring does.");
+        Assert.True(toBFloat16 > toFloat32, "bf16 scoring should be further from the float32 export than float32 is.");
     }
 
     [Fact]
@@ -229,9 +235,10 @@ public sealed class OnnxExportContractTests : IDisposable
         var registry = new PromptMethodRegistry();
         registry.Register<CustomOptions>("custom", (o, b) => new CustomMethod(o, b));
         var prompted = new PromptedVisionTransformer(backbone, new CustomOptions(), 3, registry: registry);
-        var settings = new PromptTuning.Interop.ImageScoringSettings("Image", "Score", "PredictedLabel", 4, new ImageInputSpec(1));
-        using var model = new PromptViTTransformer(ml, prompted, settings, PromptTuning.Interop.ClassLabels.WithoutValues(3), 1f / 255,
-            "test", torch.CPU);
+        var settings = new PromptTuning.Interop.ImageScoringSettings(
+            "Image", "Score", "PredictedLabel", 4, new ImageInputSpec(1));
+        using var model = new PromptViTTransformer(ml, prompted, settings,
+            PromptTuning.Interop.ClassLabels.WithoutValues(3), 1f / 255, "test", torch.CPU);
         var data = OnnxParity.FloatPixels(ml, new List<float[]> { new float[28 * 28] }, 1, 28, 28);
 
         var error = Assert.Throws<NotSupportedException>(() => OnnxParity.Export(ml, model, data));
@@ -251,7 +258,11 @@ public sealed class OnnxExportContractTests : IDisposable
 
         // docs/onnx.md, "The deploy path": an empty data view fixes the input's schema; only the two outputs are kept.
         var input = mlContext.Data.LoadFromEnumerable(Array.Empty<OnnxInput>());
-        using (var file = File.Create(path)) mlContext.Model.ConvertToOnnx(promptVit, input, file, "Score", "PredictedLabel");
+        using (var file = File.Create(path))
+        {
+            mlContext.Model.ConvertToOnnx(promptVit, input, file, "Score", "PredictedLabel");
+        }
+
         using var session = new InferenceSession(path);
 
         Assert.Equal(new[] { "Image" }, session.InputMetadata.Keys);
@@ -261,9 +272,9 @@ public sealed class OnnxExportContractTests : IDisposable
         Assert.Contains("PredictedLabel.output", session.OutputMetadata.Keys);
         Assert.DoesNotContain("Image.output", session.OutputMetadata.Keys);
         var images = OnnxParity.RealImages(perClass: 1).Select(p => p.Select(b => (float)b).ToArray()).ToList();
-        var (scores, _) = OnnxParity.RunOnnxRuntime(File.ReadAllBytes(path), OnnxParity.FloatPixels(mlContext, images, 1, 28, 28));
-        var expected = Interop.ScoreReading.ReadVectors(
-            promptVit.Transform(OnnxParity.FloatPixels(mlContext, images, 1, 28, 28)), "Score");
+        var pixels = OnnxParity.FloatPixels(mlContext, images, 1, 28, 28);
+        var (scores, _) = OnnxParity.RunOnnxRuntime(File.ReadAllBytes(path), pixels);
+        var expected = Interop.ScoreReading.ReadVectors(promptVit.Transform(pixels), "Score");
         Assert.InRange(MaxDiff(expected, scores), 0f, OnnxParity.Tolerance);
     }
 
@@ -271,12 +282,17 @@ public sealed class OnnxExportContractTests : IDisposable
     {
         string root = Path.Combine(OnnxParity.Assets, "fashion-mnist-unseen", "test");
         return Directory.GetDirectories(root).Order(StringComparer.Ordinal).Take(3)
-            .SelectMany(folder => Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).Take(4).Select(file =>
-            {
-                using MLImage image = MLImage.CreateFromFile(file);
-                byte[] gray = MLImagePlanes.ToPlanar(image, 1, p => new InvalidDataException(p));
-                return new LabeledPixelRow { Label = Path.GetFileName(folder), Image = gray.Select(b => (float)b).ToArray() };
-            }))
+            .SelectMany(folder => Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).Take(4)
+                .Select(file =>
+                {
+                    using MLImage image = MLImage.CreateFromFile(file);
+                    byte[] gray = MLImagePlanes.ToPlanar(image, 1, p => new InvalidDataException(p));
+                    return new LabeledPixelRow
+                    {
+                        Label = Path.GetFileName(folder),
+                        Image = gray.Select(b => (float)b).ToArray(),
+                    };
+                }))
             .ToArray();
     }
 

@@ -26,9 +26,15 @@ public sealed class BytePixelRow
     public byte[] Image { get; set; } = Array.Empty<byte>();
 }
 
-/// <summary>Scores of one model three ways: the library's own <c>Transform</c>, ONNX Runtime, <c>ApplyOnnxModel</c>.</summary>
+/// <summary>Scores of one model three ways: the library's own <c>Transform</c>, ONNX Runtime and
+/// <c>ApplyOnnxModel</c>.</summary>
 internal sealed record ParityResult(
-    float[][] Library, float[][] OnnxRuntime, float[][] ApplyOnnxModel, uint[] LibraryKeys, uint[] OnnxKeys, byte[] Model)
+    float[][] Library,
+    float[][] OnnxRuntime,
+    float[][] ApplyOnnxModel,
+    uint[] LibraryKeys,
+    uint[] OnnxKeys,
+    byte[] Model)
 {
     public float MaxDiffOnnxRuntime => MaxDiff(Library, OnnxRuntime);
 
@@ -81,7 +87,9 @@ internal static class OnnxParity
         var model = new PromptedVisionTransformer(backbone, options, classes, ownsBackbone: false);
         using (torch.no_grad())
         {
-            foreach (var (_, parameter) in model.named_parameters().Where(p => !p.name.StartsWith("backbone.", StringComparison.Ordinal)))
+            var trained = model.named_parameters()
+                .Where(p => !p.name.StartsWith("backbone.", StringComparison.Ordinal));
+            foreach (var (_, parameter) in trained)
             {
                 parameter.add_(torch.randn_like(parameter) * 0.3);
             }
@@ -95,10 +103,12 @@ internal static class OnnxParity
     }
 
     /// <summary>A data view of float pixel rows whose image column is Vector&lt;Single, C, H, W&gt;.</summary>
-    public static IDataView FloatPixels(MLContext ml, IReadOnlyList<float[]> images, int channels, int height, int width)
+    public static IDataView FloatPixels(MLContext ml, IReadOnlyList<float[]> images, int channels, int height,
+        int width)
     {
         var schema = SchemaDefinition.Create(typeof(PixelRow));
-        schema[nameof(PixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, channels, height, width);
+        schema[nameof(PixelRow.Image)].ColumnType =
+            new VectorDataViewType(NumberDataViewType.Single, channels, height, width);
         return ml.Data.LoadFromEnumerable(images.Select(p => new PixelRow { Image = p }).ToArray(), schema);
     }
 
@@ -106,12 +116,14 @@ internal static class OnnxParity
     public static IDataView BytePixels(MLContext ml, IReadOnlyList<byte[]> images, int channels, int height, int width)
     {
         var schema = SchemaDefinition.Create(typeof(BytePixelRow));
-        schema[nameof(BytePixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Byte, channels, height, width);
+        schema[nameof(BytePixelRow.Image)].ColumnType =
+            new VectorDataViewType(NumberDataViewType.Byte, channels, height, width);
         return ml.Data.LoadFromEnumerable(images.Select(p => new BytePixelRow { Image = p }).ToArray(), schema);
     }
 
     /// <summary>Exports <paramref name="model"/> on <paramref name="data"/> and scores it three ways.</summary>
-    public static ParityResult Run(MLContext ml, ITransformer model, IDataView data, string folder, int? opsetVersion = null)
+    public static ParityResult Run(MLContext ml, ITransformer model, IDataView data, string folder,
+        int? opsetVersion = null)
     {
         byte[] onnx = Export(ml, model, data, opsetVersion);
         IDataView scored = model.Transform(data);

@@ -16,9 +16,8 @@ internal static partial class CvptCrossAttention
         int headDim = width / numHeads;
         var queryBias = weights.QkvBias is { } qb ? g.Slice(qb, 0, 0, width) : (OnnxValue?)null;
         var keyValueBias = weights.QkvBias is { } kb ? g.Slice(kb, 0, width, 2 * width) : (OnnxValue?)null;
-        var query = g.Transpose(g.Reshape(
-                g.Linear(tokens, g.Slice(weights.QkvWeightTransposed, 1, 0, width), queryBias), 0, 0, numHeads, headDim),
-            0, 2, 1, 3);                                                                         // [B, H, T, hd]
+        var projected = g.Linear(tokens, g.Slice(weights.QkvWeightTransposed, 1, 0, width), queryBias); // [B, T, D]
+        var query = g.Transpose(g.Reshape(projected, 0, 0, numHeads, headDim), 0, 2, 1, 3);     // [B, H, T, hd]
         var keyValue = g.Transpose(g.Reshape(
                 g.Linear(prompts, g.Slice(weights.QkvWeightTransposed, 1, width, 2 * width), keyValueBias),
                 0, 0, 2, numHeads, headDim),

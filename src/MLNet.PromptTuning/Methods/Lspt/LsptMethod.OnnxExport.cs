@@ -23,9 +23,8 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
             // h = c = 0 before block 0, one row per prompt of every image.
             var g = context.Graph;
             int hidden = _lstm.HiddenSize;
-            var zeros = g.Reshape(
-                context.ExpandToBatch(g.Constant(new float[length * hidden], new long[] { 1, length, hidden }, "lspt.zeros"), 3),
-                -1, hidden);                                                                     // [B·M, H]
+            var zero = g.Constant(new float[length * hidden], new long[] { 1, length, hidden }, "lspt.zeros");
+            var zeros = g.Reshape(context.ExpandToBatch(zero, 3), -1, hidden);                  // [B·M, H]
             context.SetState(HiddenStateKey, zeros);
             context.SetState(CellStateKey, zeros);
         }
@@ -56,7 +55,9 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
                 ? ExportPatchMean(context)
                 : context.GetState(InputPatchMeanKey)!.Value;                                   // [B, 1, D]
 
-        var coded = _options.SpatialCoding == LsptSpatialCoding.OutputPrompts ? g.Add(promptsOut, spatial!.Value) : promptsOut;
+        var coded = _options.SpatialCoding == LsptSpatialCoding.OutputPrompts
+            ? g.Add(promptsOut, spatial!.Value)
+            : promptsOut;
         var longTerm = _options.LongTermCoding switch
         {
             LsptLongTermCoding.Replace => ExportLstmStep(coded, context),
@@ -95,7 +96,9 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
             context.GetState(HiddenStateKey)!.Value, context.GetState(CellStateKey)!.Value);      // [B·M, H] each
         context.SetState(HiddenStateKey, hidden);
         context.SetState(CellStateKey, cell);
-        var output = weights.Projection is { } projection ? g.Linear(hidden, projection.Weight, projection.Bias) : hidden;
+        var output = weights.Projection is { } projection
+            ? g.Linear(hidden, projection.Weight, projection.Bias)
+            : hidden;
         return g.Reshape(output, -1, length, width);                                             // [B, M, D]
     }
 
@@ -106,7 +109,8 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
         return new LsptOnnxWeights(_lstm!.ExportWeights(g, "lspt.lstm"),
             _projection is null
                 ? null
-                : (g.LinearWeight(_projection.weight!, "lspt.lstm_proj.weight"), g.Constant(_projection.bias!, "lspt.lstm_proj.bias")));
+                : (g.LinearWeight(_projection.weight!, "lspt.lstm_proj.weight"),
+                    g.Constant(_projection.bias!, "lspt.lstm_proj.bias")));
     });
 
     private sealed record LsptOnnxWeights(LstmCell.OnnxWeights Cell, (OnnxValue Weight, OnnxValue Bias)? Projection);

@@ -6,14 +6,16 @@ namespace MLNet.PromptTuning.Methods.Lspt;
 internal sealed partial class LstmCell
 {
     /// <summary>The cell's weights as constants, written once per export and reused by every step.</summary>
-    internal sealed record OnnxWeights(OnnxValue InputWeight, OnnxValue InputBias, OnnxValue HiddenWeight, OnnxValue HiddenBias);
+    internal sealed record OnnxWeights(
+        OnnxValue InputWeight, OnnxValue InputBias, OnnxValue HiddenWeight, OnnxValue HiddenBias);
 
     /// <summary>Writes the cell's weights (transposed for matrix products).</summary>
     public OnnxWeights ExportWeights(OnnxGraph graph, string hint) => new(
         graph.LinearWeight(_weightIh, hint + ".weight_ih"), graph.Constant(_biasIh, hint + ".bias_ih"),
         graph.LinearWeight(_weightHh, hint + ".weight_hh"), graph.Constant(_biasHh, hint + ".bias_hh"));
 
-    /// <summary>The export twin of <see cref="Step"/>: input [N, I], hidden and cell [N, H] → new hidden and cell.</summary>
+    /// <summary>The export twin of <see cref="Step"/>: input [N, I], hidden and cell [N, H] → new hidden and cell.
+    /// </summary>
     public (OnnxValue Hidden, OnnxValue Cell) ExportStep(OnnxGraph graph, OnnxWeights weights, OnnxValue input,
         OnnxValue hidden, OnnxValue cell)
     {

@@ -15,10 +15,11 @@ public sealed partial class SepMethod : IOnnxExportablePromptMethod
         if (_options.IsBatchCoupled)
         {
             throw new NotSupportedException(
-                $"SEP with FusionAxis = {_options.FusionAxis} and TokenSelection = {_options.TokenSelection} cannot be " +
-                "exported to ONNX: its batch-coupled fusion makes each prediction depend on the other images scored " +
-                "with it, and an ONNX runtime chooses the batch (ML.NET's ApplyOnnxModel scores one row at a time). " +
-                "Train with FusionAxis = Tokens and TokenSelection = PerSample (the defaults) to deploy with ONNX.");
+                $"SEP with FusionAxis = {_options.FusionAxis} and TokenSelection = {_options.TokenSelection} " +
+                "cannot be exported to ONNX: its batch-coupled fusion makes each prediction depend on the other " +
+                "images scored with it, and an ONNX runtime chooses the batch (ML.NET's ApplyOnnxModel scores one " +
+                "row at a time). Train with FusionAxis = Tokens and TokenSelection = PerSample (the defaults) to " +
+                "deploy with ONNX.");
         }
 
         context.InsertSegment(Segment, context.ExpandToBatch(context.Constant(_prompts, "sep.prompts"), 3),
@@ -33,7 +34,8 @@ public sealed partial class SepMethod : IOnnxExportablePromptMethod
         }
 
         var representatives = ExportRepresentatives(context);                                     // [B, M, D]
-        var fused = _fusion[index].Export(context.Graph, representatives, context.GetSegment(Segment), $"sep.fusion.{index}");
+        var fused = _fusion[index].Export(
+            context.Graph, representatives, context.GetSegment(Segment), $"sep.fusion.{index}");
         context.ReplaceSegment(Segment, fused, _options.PromptLength);
     }
 

@@ -76,8 +76,12 @@ public sealed partial class TcpaMethod : IOnnxExportablePromptMethod
         OnnxValue? classVisible = null, imageVisible = null;
         if (_options.Coordination == TcpaCoordination.RoleAndToken)
         {
-            classVisible = classRows is { } c ? ExportSelect(ClassPool, _options.ClassTopK, layer, c, classCount, g, "class") : null;
-            imageVisible = imageRows is { } i ? ExportSelect(ImagePool, _options.ImageTopK, layer, i, imageCount, g, "image") : null;
+            classVisible = classRows is { } c
+                ? ExportSelect(ClassPool, _options.ClassTopK, layer, c, classCount, g, "class")
+                : null;
+            imageVisible = imageRows is { } i
+                ? ExportSelect(ImagePool, _options.ImageTopK, layer, i, imageCount, g, "image")
+                : null;
         }
         else
         {
@@ -94,11 +98,13 @@ public sealed partial class TcpaMethod : IOnnxExportablePromptMethod
             switch (segment.Role)
             {
                 case TokenRole.Prefix:
-                    rows.Add(g.Concat(2, g.Slice(classVisible!.Value, 1, classUsed, length), Filled(context, 0f, length, imageTokens)));
+                    rows.Add(g.Concat(2, g.Slice(classVisible!.Value, 1, classUsed, length),
+                        Filled(context, 0f, length, imageTokens)));
                     classUsed += length;
                     break;
                 case TokenRole.Patches:
-                    rows.Add(g.Concat(2, Filled(context, 0f, length, classTokens), g.Slice(imageVisible!.Value, 1, imageUsed, length)));
+                    rows.Add(g.Concat(2, Filled(context, 0f, length, classTokens),
+                        g.Slice(imageVisible!.Value, 1, imageUsed, length)));
                     imageUsed += length;
                     break;
                 default:

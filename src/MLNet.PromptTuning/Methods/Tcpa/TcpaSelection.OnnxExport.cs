@@ -27,8 +27,8 @@ internal static partial class TcpaSelection
             g.Scalar(1e-12f));                                                                   // F.normalize's eps
         var similarity = g.MatMul(g.Div(queries, norm), g.Constant(normalizedKeys, hint + ".keys")); // [M, K]
         var (_, indices) = g.TopK(similarity, topK, 1);                                          // [M, k]
-        var oneHot = g.Op("OneHot", new[] { indices, g.Int64s(poolSize), g.Constant(new[] { 0f, 1f }, new long[] { 2 }, "one_hot_values") },
-            ("axis", -1L));                                                                      // [M, k, K]
+        var offOn = g.Constant(new[] { 0f, 1f }, new long[] { 2 }, "one_hot_values");
+        var oneHot = g.Op("OneHot", new[] { indices, g.Int64s(poolSize), offOn }, ("axis", -1L)); // [M, k, K]
         var chosen = g.ReduceSum(oneHot, new long[] { 1 }, keepDims: false);                     // [M, K]
         return entryLength == 1
             ? chosen

@@ -3,7 +3,8 @@ using MLNet.PromptTuning.Prompting;
 
 namespace MLNet.PromptTuning.Methods.Vpt;
 
-/// <summary>ONNX export of VPT: the inference path of <see cref="VptMethod"/> (prompt dropout is training-only).</summary>
+/// <summary>ONNX export of VPT: the inference path of <see cref="VptMethod"/> (prompt dropout is training-only).
+/// </summary>
 public sealed partial class VptMethod : IOnnxExportablePromptMethod
 {
     void IOnnxExportablePromptMethod.ExportOnEmbeddings(OnnxPromptContext context) =>
