@@ -189,10 +189,13 @@ internal static class OnnxSpeed
         return ml.MulticlassClassification.Trainers.PromptViT(options).Fit(keyed);
     }
 
-    private static double LibraryPass(PromptViTTransformer model, IDataView data)
+    private static double LibraryPass(PromptViTTransformer model, IDataView data) => ScorePass(model, data);
+
+    /// <summary>Reads every row's <c>Score</c> (the column name both transformers give the probabilities).</summary>
+    private static double ScorePass(ITransformer scorer, IDataView data)
     {
         var clock = Stopwatch.StartNew();
-        var scored = model.Transform(data);
+        var scored = scorer.Transform(data);
         var column = scored.Schema["Score"];
         using var cursor = scored.GetRowCursor(new[] { column });
         var getter = cursor.GetGetter<VBuffer<float>>(column);
@@ -242,21 +245,7 @@ internal static class OnnxSpeed
         return clock.Elapsed.TotalMilliseconds;
     }
 
-    private static double ApplyPass(ITransformer applier, IDataView data)
-    {
-        var clock = Stopwatch.StartNew();
-        var scored = applier.Transform(data);
-        var column = scored.Schema["Score"];
-        using var cursor = scored.GetRowCursor(new[] { column });
-        var getter = cursor.GetGetter<VBuffer<float>>(column);
-        VBuffer<float> value = default;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-        }
-
-        return clock.Elapsed.TotalMilliseconds;
-    }
+    private static double ApplyPass(ITransformer applier, IDataView data) => ScorePass(applier, data);
 
     private static (long Onnx, long Zip, long Adapter) Sizes(MLContext ml, PromptViTTransformer model, IDataView data,
         VisionTransformer backbone, string folder, string onnxPath)

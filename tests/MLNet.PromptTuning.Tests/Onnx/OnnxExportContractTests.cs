@@ -96,9 +96,7 @@ public sealed class OnnxExportContractTests : IDisposable
     {
         var ml = new MLContext(seed: 1);
         var rows = LabeledPixelRows();
-        var schema = SchemaDefinition.Create(typeof(LabeledPixelRow));
-        schema[nameof(LabeledPixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
-        IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+        IDataView data = LabeledData(ml, rows);
         var options = TrainingOptions("vpt", TrainingPrecision.Float32);
         using var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.MulticlassClassification.Trainers.PromptViT(options))
@@ -127,9 +125,7 @@ public sealed class OnnxExportContractTests : IDisposable
     {
         var ml = new MLContext(seed: 1);
         var rows = LabeledPixelRows();
-        var schema = SchemaDefinition.Create(typeof(LabeledPixelRow));
-        schema[nameof(LabeledPixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
-        IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+        IDataView data = LabeledData(ml, rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         using var model = ml.MulticlassClassification.Trainers
             .PromptViT(TrainingOptions("vpt", TrainingPrecision.BFloat16))
@@ -294,6 +290,13 @@ public sealed class OnnxExportContractTests : IDisposable
                     };
                 }))
             .ToArray();
+    }
+
+    private static IDataView LabeledData(MLContext ml, LabeledPixelRow[] rows)
+    {
+        var schema = SchemaDefinition.Create(typeof(LabeledPixelRow));
+        schema[nameof(LabeledPixelRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28);
+        return ml.Data.LoadFromEnumerable(rows, schema);
     }
 
     private static PromptViTTrainer.Options TrainingOptions(string method, TrainingPrecision precision) => new()
