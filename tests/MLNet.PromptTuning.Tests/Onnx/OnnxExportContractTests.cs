@@ -7,6 +7,7 @@ using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Data;
 using MLNet.PromptTuning.Methods.Cvpt;
 using MLNet.PromptTuning.Methods.LinearProbe;
+using MLNet.PromptTuning.Methods.Lspt;
 using MLNet.PromptTuning.Methods.Sep;
 using MLNet.PromptTuning.Methods.Tcpa;
 using MLNet.PromptTuning.Methods.Vpt;
@@ -75,6 +76,57 @@ public sealed class OnnxExportContractTests : IDisposable
         Assert.InRange(result.MaxDiffOnnxRuntime, 0f, OnnxParity.Tolerance);
         Assert.InRange(result.MaxDiffApplyOnnxModel, 0f, OnnxParity.Tolerance);
         Assert.Equal(result.LibraryKeys, result.OnnxKeys);
+    }
+
+    /// <summary>
+    /// An MAE-like backbone (average pooling with <c>fc_norm</c>, no qkv bias, RGB) exercises the export paths the
+    /// embedded backbone does not: prompts read by the average pooling, and cross-attention and extra keys/values
+    /// without a qkv bias.
+    /// </summary>
+    [Theory]
+    [InlineData("linear")]
+    [InlineData("vpt-prompt-and-patch-mean")]
+    [InlineData("cvpt")]
+    [InlineData("tcpa")]
+    [InlineData("lspt-after-last-block")]
+    public void AveragePooledBackboneWithoutQkvBiasExports(string methodCase)
+    {
+        var ml = new MLContext(seed: 1);
+        torch.manual_seed(3);
+        var config = TinyModels.Config(depth: 2) with
+        {
+            GlobalPooling = GlobalPooling.Average,
+            UseFcNorm = true,
+            QkvBias = false,
+        };
+        using var backbone = new VisionTransformer(config);
+        using (torch.no_grad())
+        {
+            foreach (var (name, parameter) in backbone.named_parameters().Where(p => !p.name.Contains("norm")))
+            {
+                parameter.normal_(0, name.EndsWith("bias", StringComparison.Ordinal) ? 0.1 : 0.3);
+            }
+        }
+
+        PromptMethodOptions options = methodCase switch
+        {
+            "linear" => new LinearProbeOptions(),
+            "vpt-prompt-and-patch-mean" => new VptOptions { PromptLength = 3, Pooling = VptPooling.PromptAndPatchMean },
+            "cvpt" => new CvptOptions { PromptLength = 3 },
+            "tcpa" => MethodCases.Create("tcpa"),
+            _ => new LsptOptions { PromptLength = 3, GateCount = 2 },
+        };
+        using var model = OnnxParity.CreateTransformer(ml, backbone, options, classes: 4);
+        var random = new Random(4);
+        var images = Enumerable.Range(0, 6)
+            .Select(_ => Enumerable.Range(0, 3 * 16 * 16).Select(_ => (float)random.Next(256)).ToArray()).ToList();
+
+        var result = OnnxParity.Run(ml, model, OnnxParity.FloatPixels(ml, images, 3, 16, 16), _folder);
+
+        _output.WriteLine($"{methodCase}: max |Δ| ONNX Runtime {result.MaxDiffOnnxRuntime:E2}, " +
+                          $"ApplyOnnxModel {result.MaxDiffApplyOnnxModel:E2}");
+        Assert.InRange(result.MaxDiffOnnxRuntime, 0f, OnnxParity.Tolerance);
+        Assert.InRange(result.MaxDiffApplyOnnxModel, 0f, OnnxParity.Tolerance);
     }
 
     [Fact]
