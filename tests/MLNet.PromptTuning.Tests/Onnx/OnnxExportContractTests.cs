@@ -88,6 +88,8 @@ public sealed class OnnxExportContractTests : IDisposable
     [InlineData("vpt-prompt-and-patch-mean")]
     [InlineData("cvpt")]
     [InlineData("tcpa")]
+    [InlineData("tcpa-role")]
+    [InlineData("tcpa-none")]
     [InlineData("lspt-after-last-block")]
     public void AveragePooledBackboneWithoutQkvBiasExports(string methodCase)
     {
@@ -114,6 +116,10 @@ public sealed class OnnxExportContractTests : IDisposable
             "vpt-prompt-and-patch-mean" => new VptOptions { PromptLength = 3, Pooling = VptPooling.PromptAndPatchMean },
             "cvpt" => new CvptOptions { PromptLength = 3 },
             "tcpa" => MethodCases.Create("tcpa"),
+            "tcpa-role" => new TcpaOptions { ClassPoolSize = 3, ImagePoolSize = 4, ClassTopK = 2, ImageTopK = 2,
+                Coordination = TcpaCoordination.Role },
+            "tcpa-none" => new TcpaOptions { ClassPoolSize = 3, ImagePoolSize = 4, ClassTopK = 2, ImageTopK = 2,
+                Coordination = TcpaCoordination.None },
             _ => new LsptOptions { PromptLength = 3, GateCount = 2 },
         };
         using var model = OnnxParity.CreateTransformer(ml, backbone, options, classes: 4);
