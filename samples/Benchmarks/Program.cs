@@ -12,6 +12,10 @@
 //   worker --model ti|embedded --mode linear|vpt|tcpa|full [--bf16] [--explicit-attention] ...
 //   soak --model embedded --mode vpt --probes 50,1000 [--release-every N (0 = off; default: the library's)]
 //   matmul --size 2048 --repeats 10
+//
+// ONNX export (one process, both sides alternating; see docs/benchmarks.md):
+//   onnx [--models embedded,ti] [--modes linear,vpt,tcpa,cvpt,lspt,sep,full] [--batch 32] [--batches 4]
+//       [--threads 2] [--rounds 5] [--out onnx.md]
 using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
 using MLNet.PromptTuning.Training;
@@ -91,8 +95,22 @@ try
             return 0;
         }
 
+        case "onnx":
+        {
+            var settings = new OnnxSpeed.Settings(
+                Models: a.List("models", BenchModels.ModelNames),
+                Modes: a.List("modes", OnnxSpeed.ModeNames),
+                Batch: a.Int("batch", 32),
+                Batches: a.Int("batches", 4),
+                Threads: a.Int("threads", 2),
+                Rounds: a.Int("rounds", 5),
+                OutPath: a.OptionalString("out"));
+            a.RejectUnknown();
+            return OnnxSpeed.Run(settings);
+        }
+
         default:
-            Console.Error.WriteLine($"Unknown command '{command}'; expected compare, worker, soak or matmul.");
+            Console.Error.WriteLine($"Unknown command '{command}'; expected compare, worker, soak, matmul or onnx.");
             return 2;
     }
 }

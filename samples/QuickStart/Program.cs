@@ -42,6 +42,12 @@ Console.WriteLine();
 Console.WriteLine($"Confusion matrix ({settings.Method}):");
 Console.WriteLine(promptMetrics.ConfusionMatrix.GetFormattedConfusionTable());
 
+if (settings.OnnxPath is not null)
+{
+    OnnxCheck.Run(ml, promptModel, testFiles, settings.DataFolder, settings.OnnxPath,
+        promptMetrics.MicroAccuracy);
+}
+
 Directory.CreateDirectory(settings.OutputFolder);
 string modelPath = Path.GetFullPath(Path.Combine(settings.OutputFolder, $"promptvit-{settings.Method}.zip"));
 ml.Model.Save(promptModel, train.Schema, modelPath);

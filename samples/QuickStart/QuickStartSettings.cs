@@ -16,6 +16,7 @@ public sealed class QuickStartSettings
           --data DIR        image folder: DIR/train/<class>/*, DIR/test/<class>/*, or DIR/<class>/* (split 80/20)
           --backbone FILE   backbone weights (safetensors written by this library; others need code, see README)
           --output DIR      where the model zip is written (default ./output)
+          --export-onnx F   also write the trained model as ONNX to F and print ONNX Runtime's test accuracy
         """;
 
     public string Method { get; private set; } = "vpt";
@@ -35,6 +36,9 @@ public sealed class QuickStartSettings
     public string BackbonePath { get; private set; } = DefaultBackbone();
 
     public string OutputFolder { get; private set; } = "output";
+
+    /// <summary>Where to write the ONNX export, or null for none.</summary>
+    public string? OnnxPath { get; private set; }
 
     /// <summary>Parses the arguments; prints usage and returns null on --help or a mistake.</summary>
     public static QuickStartSettings? Parse(string[] args)
@@ -66,6 +70,7 @@ public sealed class QuickStartSettings
                 case "--data": settings.DataFolder = Path.GetFullPath(value); break;
                 case "--backbone": settings.BackbonePath = Path.GetFullPath(value); break;
                 case "--output": settings.OutputFolder = value; break;
+                case "--export-onnx": settings.OnnxPath = value; break;
                 default:
                     Console.Error.WriteLine($"Unknown option {name}.\n{Usage}");
                     return null;

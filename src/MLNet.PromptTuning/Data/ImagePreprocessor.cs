@@ -230,10 +230,14 @@ public sealed class ImagePreprocessor : IDisposable
     }
 
     private static torch.Tensor Interpolate(torch.Tensor x, long height, long width) =>
+        Resample(x, height, width).round().clamp(0, 255);
+
+    /// <summary>One antialiased bicubic pass without rounding: linear in <paramref name="x"/> (the ONNX export
+    /// turns it into a matrix).</summary>
+    internal static torch.Tensor Resample(torch.Tensor x, long height, long width) =>
         torch.nn.functional.interpolate(
-                x, size: new[] { height, width }, mode: torch.InterpolationMode.Bicubic, align_corners: false,
-                    antialias: true)
-            .round().clamp(0, 255);
+            x, size: new[] { height, width }, mode: torch.InterpolationMode.Bicubic, align_corners: false,
+            antialias: true);
 
     /// <summary>
     /// torchvision's <c>RandomResizedCrop.get_params</c>: up to ten tries of a random area and log-uniform aspect

@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 namespace MLNet.PromptTuning.Interop;
 
 /// <summary>The lazy output of <see cref="ImageScoringCore.Transform"/>.</summary>
-internal sealed class ImageScoringDataView : IDataView
+internal sealed partial class ImageScoringDataView : IDataView
 {
     private readonly ImageScoringCore _core;
     private readonly IDataView _input;

@@ -9,7 +9,7 @@ namespace MLNet.PromptTuning.Interop;
 /// Scores ML.NET image batches with a prompt-tuned model: the same pixel rounding, resizing and normalisation as
 /// training, then one forward pass on the model's device.
 /// </summary>
-internal sealed class PromptViTScorer : IImageBatchScorer, IDisposable
+internal sealed partial class PromptViTScorer : IImageBatchScorer, IDisposable
 {
     private readonly PromptedVisionTransformer _model;
     private readonly ImagePreprocessor _preprocessor;

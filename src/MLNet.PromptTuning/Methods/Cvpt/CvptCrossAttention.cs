@@ -8,7 +8,7 @@ namespace MLNet.PromptTuning.Methods.Cvpt;
 /// CVPT's cross-attention with weights laid out like a ViT self-attention (fused [q; k; v] rows, then the output
 /// projection): the tokens are the queries, the layer's prompts the keys and values, and neither is normalised.
 /// </summary>
-internal static class CvptCrossAttention
+internal static partial class CvptCrossAttention
 {
     /// <param name="tokens">Raw residual stream, [B, T, D].</param>
     /// <param name="prompts">Raw prompts, [B or 1, P, D].</param>

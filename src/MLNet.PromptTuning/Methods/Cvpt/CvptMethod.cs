@@ -13,7 +13,7 @@ namespace MLNet.PromptTuning.Methods.Cvpt;
 /// self-attention weights (q, k, v rows of the fused projection and the output projection), frozen by default, so
 /// only the prompts and the head train. Follows <c>CVPT.py</c> of the official code.
 /// </summary>
-public sealed class CvptMethod : PromptMethod
+public sealed partial class CvptMethod : PromptMethod
 {
     [ComponentName(Name = "Prompt_Tokens")]
     private readonly Parameter _prompts;

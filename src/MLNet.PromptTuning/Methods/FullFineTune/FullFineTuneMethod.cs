@@ -8,7 +8,7 @@ namespace MLNet.PromptTuning.Methods.FullFineTune;
 /// the backbone its own parameter groups, without weight decay on biases, norms, the class token and the position
 /// embedding.
 /// </summary>
-public sealed class FullFineTuneMethod : PromptMethod
+public sealed partial class FullFineTuneMethod : PromptMethod
 {
     /// <summary>Creates full fine-tuning for <paramref name="backbone"/>.</summary>
     public FullFineTuneMethod(FullFineTuneOptions options, BackboneDescription backbone)

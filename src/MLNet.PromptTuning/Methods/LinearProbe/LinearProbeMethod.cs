@@ -6,7 +6,7 @@ namespace MLNet.PromptTuning.Methods.LinearProbe;
 /// The linear probe reference point: every hook keeps its default, so the head sees the frozen backbone's own
 /// features and only the head trains.
 /// </summary>
-public sealed class LinearProbeMethod : PromptMethod
+public sealed partial class LinearProbeMethod : PromptMethod
 {
     /// <summary>Creates the linear probe for <paramref name="backbone"/>.</summary>
     public LinearProbeMethod(LinearProbeOptions options, BackboneDescription backbone)

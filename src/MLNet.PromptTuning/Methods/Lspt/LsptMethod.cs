@@ -19,7 +19,7 @@ namespace MLNet.PromptTuning.Methods.Lspt;
 /// exactly GaPT (<c>ryongithub/GatedPromptTuning</c>). Features come from the backbone's pooling: the final class
 /// token (supervised, MoCo v3), or the normalised mean of prompts and patches for an average-pooled backbone (MAE).
 /// </remarks>
-public sealed class LsptMethod : PromptMethod
+public sealed partial class LsptMethod : PromptMethod
 {
     /// <summary>Name of the prompt segment in the token layout.</summary>
     public const string Segment = "lspt";

@@ -10,7 +10,7 @@ namespace MLNet.PromptTuning.Methods.Lspt;
 /// bias vectors, gate order input, forget, cell, output; every entry U(−1/√H, 1/√H)). Written out so its parameters
 /// can be cast to the pass's compute type like every other method parameter.
 /// </summary>
-internal sealed class LstmCell : nn.Module
+internal sealed partial class LstmCell : nn.Module
 {
     [ComponentName(Name = "weight_ih")]
     private readonly Parameter _weightIh;

@@ -19,7 +19,7 @@ namespace MLNet.PromptTuning.Methods.Sep;
 /// default fuses each image with its own tokens. The CLIP-specific parts (text branch, residual ensemble with frozen
 /// CLIP features, consistency losses, prototype head) are not part of this vision-only method.
 /// </remarks>
-public sealed class SepMethod : PromptMethod
+public sealed partial class SepMethod : PromptMethod
 {
     /// <summary>Name of the prompt segment in the token layout.</summary>
     public const string Segment = "sep";

@@ -13,7 +13,7 @@ namespace MLNet.PromptTuning.Methods.Sep;
 /// s1 and s2 are learned scalars initialised to 0.75. PyTorch's initialisation: packed in-projection Xavier-uniform,
 /// in-projection and out-projection biases 0, other Linears Kaiming-uniform, LayerNorms (eps 1e-5) 1 and 0.
 /// </summary>
-internal sealed class TokenFusionModule : nn.Module<Tensor, Tensor, SepFusionAxis, Func<Tensor, Tensor>, Tensor>
+internal sealed partial class TokenFusionModule : nn.Module<Tensor, Tensor, SepFusionAxis, Func<Tensor, Tensor>, Tensor>
 {
     private const double LayerNormEps = 1e-5;
 

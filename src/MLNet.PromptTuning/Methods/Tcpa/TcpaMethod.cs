@@ -20,7 +20,7 @@ namespace MLNet.PromptTuning.Methods.Tcpa;
 /// segments the image pool, and rows of other prompt segments (VPT tokens, here or from another method) see no pool
 /// prompt. Every row sees every token of the sequence itself.
 /// </remarks>
-public sealed class TcpaMethod : PromptMethod
+public sealed partial class TcpaMethod : PromptMethod
 {
     /// <summary>Name of the VPT-Deep token segment when <see cref="TcpaOptions.VptPromptLength"/> &gt; 0.</summary>
     public const string VptSegment = "tcpa_vpt";

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace MLNet.PromptTuning.Methods.Tcpa;
 
 /// <summary>TCPA's per-token matching of queries to pool entries by cosine similarity against learnable keys.</summary>
-internal static class TcpaSelection
+internal static partial class TcpaSelection
 {
     /// <summary>
     /// Picks <paramref name="topK"/> distinct entries per query: the most similar keys, or uniformly random ones in the

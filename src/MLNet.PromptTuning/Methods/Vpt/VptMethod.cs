@@ -11,7 +11,7 @@ namespace MLNet.PromptTuning.Methods.Vpt;
 /// once; Deep replaces them with a fresh learned set before every block, discarding the previous block's prompt
 /// outputs. Prompts have no position embedding. Follows KMnP/vpt (<c>src/models/vit_prompt/vit.py</c>).
 /// </summary>
-public sealed class VptMethod : PromptMethod
+public sealed partial class VptMethod : PromptMethod
 {
     /// <summary>Name of the prompt segment in the token layout.</summary>
     public const string Segment = "vpt";
