@@ -13,7 +13,7 @@ internal sealed record RunResult(
 internal sealed record ReportContext(
     VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
     int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
-    string HeadInit, bool Validation);
+    string HeadInit, bool Validation, string Precision, IReadOnlyList<MethodSpec> Skipped);
 
 /// <summary>Renders the Markdown results.</summary>
 internal static class Report
@@ -27,7 +27,8 @@ internal static class Report
         b.AppendLine(Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), {c.TestImages} {scored} images") +
                      (c.Validation ? " (train-split images after the training ones); " : "; "));
         b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch {c.BatchSize}, AdamW, "));
-        b.AppendLine(Inv($"weight decay 0.01, 2 warmup epochs then cosine per step, no augmentation, float32 on CPU with {c.Threads} threads; "));
+        string compute = c.Precision == "bf16" ? "frozen backbone in bfloat16 (prompts and head float32)" : "float32";
+        b.AppendLine(Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, {compute} on CPU with {c.Threads} threads; "));
         b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds 1–{c.Seeds}") +
                      (c.HeadInit switch
                      {
@@ -36,8 +37,8 @@ internal static class Report
                          _ => ".",
                      }));
         b.AppendLine();
-        b.AppendLine(Inv($"| method | trainable params | lr | {scored} accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |"));
-        b.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|");
+        b.AppendLine(Inv($"| method | trainable params | lr | warm-up | {scored} accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |"));
+        b.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var m in methods)
         {
             var rs = runs.Where(r => r.Method.Key == m.Key).OrderBy(r => r.Seed).ToList();
@@ -52,10 +53,15 @@ internal static class Report
                 ? Math.Sqrt(accuracies.Sum(x => (x - mean) * (x - mean)) / (accuracies.Length - 1))
                 : 0;
             string delta = linear is { } lin ? Inv($"{mean - lin * 100:+0.00;-0.00;0.00} pt") : "n/a";
-            b.AppendLine(Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {mean:F2} ± {std:F2} % | ") +
+            b.AppendLine(Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {m.WarmupEpochs} | {mean:F2} ± {std:F2} % | ") +
                          string.Join(", ", accuracies.Select(x => x.ToString("F2", CultureInfo.InvariantCulture))) +
                          Inv($" | {delta} | {Median(rs.Select(r => r.TrainTime.TotalSeconds)):F1} s | ") +
                          Inv($"{rs.Average(r => r.FinalTrainLoss):F3} / {rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));
+        }
+
+        foreach (var m in c.Skipped)
+        {
+            b.AppendLine($"| {m.Display} | | | | not run: bfloat16 compute does not train the backbone | | | | |");
         }
 
         b.AppendLine();
