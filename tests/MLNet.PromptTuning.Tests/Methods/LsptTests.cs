@@ -265,7 +265,7 @@ public sealed class LsptTests
     [InlineData("r1")]
     [InlineData("r2-r4-input-mean")]
     [InlineData("r3-narrow")]
-    public void MatchesTheSpecPseudocodeBuiltOnTorchSharpsLstmCell(string variant)
+    public void MatchesThePseudocodeBuiltOnTorchSharpsLstmCell(string variant)
     {
         var options = variant switch
         {
@@ -392,7 +392,7 @@ public sealed class LsptTests
     }
 
     [Fact]
-    public void TrainableParameterCountsForVitBase16MatchSpecFormulas()
+    public void TrainableParameterCountsForVitBase16MatchTheDocumentedFormulas()
     {
         using var backbone = new VisionTransformer(VitVariants.Base());
         const int classes = 100;
