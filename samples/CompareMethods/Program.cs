@@ -4,7 +4,7 @@
 // and writes a Markdown table of test accuracy (mean ± std), trainable parameters and train time per run.
 //
 //   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
-//       [--lr X] [--linear-lr X] [--full-lr X] [--warmup N] [--methods linear,vpt-deep,...]
+//       [--first-seed 1] [--lr X] [--linear-lr X] [--full-lr X] [--warmup N] [--methods linear,vpt-deep,...]
 //       [--precision fp32|bf16] [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
 //
 // Each method trains at its own learning rate and warm-up (MethodCatalog: chosen on a validation split, see
@@ -36,6 +36,7 @@ int validationPerClass = a.Int("--validation-per-class", 0);
 int epochs = a.Int("--epochs", 15);
 int batchSize = a.Int("--batch", 32);
 int seedCount = a.Int("--seeds", 3);
+int firstSeed = a.Int("--first-seed", 1);
 int threads = a.Int("--threads", 2);
 double? promptLr = a.Flag("--lr") ? a.Double("--lr", 0) : null;
 double? fullLr = a.Flag("--full-lr") ? a.Double("--full-lr", 0) : null;
@@ -119,7 +120,7 @@ using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].Crea
 var runs = new List<RunResult>();
 foreach (var method in methods)
 {
-    for (int seed = 1; seed <= seedCount; seed++)
+    for (int seed = firstSeed; seed < firstSeed + seedCount; seed++)
     {
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
@@ -164,7 +165,7 @@ foreach (var method in methods)
 
 string loadAfter = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
 var report = Report.Render(runs, methods, new ReportContext(
-    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, seedCount, threads,
+    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, firstSeed, seedCount, threads,
     Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0, precisionName, skipped));
 File.WriteAllText(outputPath, report);
 Console.WriteLine();

@@ -12,7 +12,7 @@ internal sealed record RunResult(
 /// <summary>What the report states about the setup.</summary>
 internal sealed record ReportContext(
     VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
-    int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
+    int FirstSeed, int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
     string HeadInit, bool Validation, string Precision, IReadOnlyList<MethodSpec> Skipped);
 
 /// <summary>Renders the Markdown results.</summary>
@@ -29,7 +29,7 @@ internal static class Report
         b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch {c.BatchSize}, AdamW, "));
         string compute = c.Precision == "bf16" ? "frozen backbone in bfloat16 (prompts and head float32)" : "float32";
         b.AppendLine(Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, {compute} on CPU with {c.Threads} threads; "));
-        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds 1–{c.Seeds}") +
+        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds {c.FirstSeed}–{c.FirstSeed + c.Seeds - 1}") +
                      (c.HeadInit switch
                      {
                          "zero" => "; **diagnostic: head initialised to zeros** instead of the library's initialisation.",
