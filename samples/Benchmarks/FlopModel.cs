@@ -2,7 +2,8 @@ namespace MLNet.PromptTuning.Samples.Benchmarks;
 
 /// <summary>
 /// Matrix-multiply FLOPs per image (a multiply-add counts 2) of a ViT's qkv, attention, output projection and MLP
-/// matrices, extended to TCPA's extra keys and values. Element-wise work is ignored, so the fraction of peak is a lower bound on efficiency.
+/// matrices, extended to TCPA's extra keys and values. Element-wise work is ignored, so the fraction of peak is a
+/// lower bound on efficiency.
 /// </summary>
 internal static class FlopModel
 {

@@ -113,7 +113,8 @@ using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].Crea
 
     new ClassifierTrainer(new TrainingOptions
     {
-        Epochs = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0, Precision = precision,
+        Epochs = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0,
+        Precision = precision,
     }).Train(warmupModel, trainSet);
 }
 
@@ -157,16 +158,18 @@ foreach (var method in methods)
         var last = result.History[^1];
         var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
         runs.Add(run);
-        Console.WriteLine(Inv($"{method.Display,-22} lr {method.LearningRate:G} warm-up {method.WarmupEpochs} seed {seed}: ") +
-                          Inv($"{(validationPerClass > 0 ? "validation" : "test")} {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
+        string scoredOn = validationPerClass > 0 ? "validation" : "test";
+        Console.WriteLine(Inv($"{method.Display,-22} lr {method.LearningRate:G} warm-up {method.WarmupEpochs} ") +
+                          Inv($"seed {seed}: {scoredOn} {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
                           Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, {trainTime.TotalSeconds:F1} s"));
     }
 }
 
 string loadAfter = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
 var report = Report.Render(runs, methods, new ReportContext(
-    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, firstSeed, seedCount, threads,
-    Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0, precisionName, skipped));
+    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, firstSeed, seedCount,
+    threads, Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0, precisionName,
+    skipped));
 File.WriteAllText(outputPath, report);
 Console.WriteLine();
 Console.WriteLine(report);

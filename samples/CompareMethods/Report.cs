@@ -12,7 +12,8 @@ internal sealed record RunResult(
 /// <summary>What the report states about the setup.</summary>
 internal sealed record ReportContext(
     VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
-    int FirstSeed, int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
+    int FirstSeed, int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore,
+    string LoadAfter,
     string HeadInit, bool Validation, string Precision, IReadOnlyList<MethodSpec> Skipped);
 
 /// <summary>Renders the Markdown results.</summary>
@@ -28,8 +29,10 @@ internal static class Report
                      (c.Validation ? " (train-split images after the training ones); " : "; "));
         b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch {c.BatchSize}, AdamW, "));
         string compute = c.Precision == "bf16" ? "frozen backbone in bfloat16 (prompts and head float32)" : "float32";
-        b.AppendLine(Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, {compute} on CPU with {c.Threads} threads; "));
-        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds {c.FirstSeed}–{c.FirstSeed + c.Seeds - 1}") +
+        b.AppendLine(Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, ") +
+                     Inv($"{compute} on CPU with {c.Threads} threads; "));
+        string seeds = Inv($"{c.FirstSeed}–{c.FirstSeed + c.Seeds - 1}");
+        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds {seeds}") +
                      (c.HeadInit switch
                      {
                          "zero" => "; **diagnostic: head initialised to zeros** instead of the library's initialisation.",
@@ -37,7 +40,8 @@ internal static class Report
                          _ => ".",
                      }));
         b.AppendLine();
-        b.AppendLine(Inv($"| method | trainable params | lr | warm-up | {scored} accuracy (mean ± std) | per seed | vs linear probe | train time per run (median) | final train loss / acc. |"));
+        b.AppendLine(Inv($"| method | trainable params | lr | warm-up | {scored} accuracy (mean ± std) | per seed | ") +
+                     "vs linear probe | train time per run (median) | final train loss / acc. |");
         b.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var m in methods)
         {
@@ -53,7 +57,8 @@ internal static class Report
                 ? Math.Sqrt(accuracies.Sum(x => (x - mean) * (x - mean)) / (accuracies.Length - 1))
                 : 0;
             string delta = linear is { } lin ? Inv($"{mean - lin * 100:+0.00;-0.00;0.00} pt") : "n/a";
-            b.AppendLine(Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {m.WarmupEpochs} | {mean:F2} ± {std:F2} % | ") +
+            b.AppendLine(Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {m.WarmupEpochs} | ") +
+                         Inv($"{mean:F2} ± {std:F2} % | ") +
                          string.Join(", ", accuracies.Select(x => x.ToString("F2", CultureInfo.InvariantCulture))) +
                          Inv($" | {delta} | {Median(rs.Select(r => r.TrainTime.TotalSeconds)):F1} s | ") +
                          Inv($"{rs.Average(r => r.FinalTrainLoss):F3} / {rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));

@@ -74,7 +74,8 @@ public sealed class AttentionExtras
         if (temperature.dim() > 4 || (temperature.dim() > 0 && temperature.shape[^1] != 1))
         {
             throw new ArgumentException(
-                $"A logit temperature must be broadcastable to [B, H, T, 1]; got [{string.Join(", ", temperature.shape)}].",
+                "A logit temperature must be broadcastable to [B, H, T, 1]; got " +
+                $"[{string.Join(", ", temperature.shape)}].",
                 nameof(temperature));
         }
 

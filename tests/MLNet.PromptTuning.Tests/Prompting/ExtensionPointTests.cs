@@ -147,7 +147,7 @@ public sealed class ExtensionPointTests
 
         for (int layer = 0; layer < 3; layer++)
         {
-            Assert.True(temperature.grad![layer].abs().item<float>() > 0, $"no gradient for block {layer}'s temperature");
+            Assert.True(temperature.grad![layer].abs().item<float>() > 0, $"block {layer}'s temperature");
         }
     }
 
