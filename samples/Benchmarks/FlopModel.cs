@@ -1,8 +1,9 @@
 namespace MLNet.PromptTuning.Samples.Benchmarks;
 
 /// <summary>
-/// Matrix-multiply FLOPs per image (a multiply-add counts 2), the model of reference/perf-baseline.md §4 extended to
-/// TCPA's extra keys and values. Element-wise work is ignored, so the fraction of peak is a lower bound on efficiency.
+/// Matrix-multiply FLOPs per image (a multiply-add counts 2) of a ViT's qkv, attention, output projection and MLP
+/// matrices, extended to TCPA's extra keys and values. Element-wise work is ignored, so the fraction of peak is a
+/// lower bound on efficiency.
 /// </summary>
 internal static class FlopModel
 {

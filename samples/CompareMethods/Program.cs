@@ -5,9 +5,13 @@
 // train time per run.
 //
 //   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
-//       [--lr X] [--linear-lr X] [--full-lr X] [--methods linear,vpt,...]
-//       [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
+//       [--first-seed 1] [--lr X] [--linear-lr X] [--full-lr X] [--warmup N] [--methods linear,vpt-deep,...]
+//       [--precision fp32|bf16] [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
 //
+// Each method trains at its own learning rate and warm-up (PromptMethodOptions.TrainingDefaults: chosen on a validation
+// split, see docs/benchmarks.md); --lr sets one rate for every prompt method, --linear-lr and --full-lr the baselines'
+// rates, and --warmup one warm-up for every method. --precision bf16 runs the frozen backbone's forward in bfloat16
+// (full fine-tuning, which trains the backbone, is then skipped).
 // --validation-per-class N scores on the N train-split images of each class that follow the training images instead of
 // the t10k test images: settings are chosen that way, never on the test set.
 using System.Diagnostics;
@@ -33,9 +37,8 @@ int validationPerClass = a.Int("--validation-per-class", 0);
 int epochs = a.Int("--epochs", 15);
 int batchSize = a.Int("--batch", 32);
 int seedCount = a.Int("--seeds", 3);
+int firstSeed = a.Int("--first-seed", 1);
 int threads = a.Int("--threads", 2);
-// Each method trains at its own default rate (PromptMethodOptions.TrainingDefaults); --lr (prompt methods),
-// --linear-lr and --full-lr override it.
 var rateOverrides = new Dictionary<string, double>();
 foreach (var (flag, ids) in new[] { ("--lr", new[] { "vpt", "tcpa", "cvpt", "lspt", "sep" }),
     ("--linear-lr", new[] { "linear" }), ("--full-lr", new[] { "full" }) })
@@ -49,6 +52,15 @@ foreach (var (flag, ids) in new[] { ("--lr", new[] { "vpt", "tcpa", "cvpt", "lsp
     }
 }
 
+double? warmup = a.Flag("--warmup") ? a.Double("--warmup", 0) : null;
+string precisionName = a.String("--precision", "fp32");
+if (precisionName is not ("fp32" or "bf16"))
+{
+    Console.Error.WriteLine($"--precision '{precisionName}' is not one of fp32, bf16.");
+    return 2;
+}
+
+var precision = precisionName == "bf16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
 string outputPath = a.String("--out", "compare-methods.md");
 // The library's default head initialisation (timm's std 0.02) unless a diagnostic asks for "vpt" (the VPT codebase's
 // Kaiming fan-out, std sqrt(2/C), bias -4.6) or "zero".
@@ -63,15 +75,28 @@ string commandLine = "dotnet run -c Release --project samples/CompareMethods"
     + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
 
 int[] classes = { 5, 6, 7, 8, 9 };
-var methods = MethodCatalog.All(rateOverrides, epochs)
+var catalog = MethodCatalog.All(rateOverrides, epochs, warmup);
+var methods = catalog
     .Where(m => selected == "all" ? !m.Diagnostic : selected.Split(',').Contains(m.Key))
     .ToList();
 if (methods.Count == 0)
 {
     Console.Error.WriteLine(
-        $"No method matches '{selected}'; known: " +
-        $"{string.Join(", ", MethodCatalog.All(rateOverrides, epochs).Select(m => m.Key))}.");
+        $"No method matches '{selected}'; known: {string.Join(", ", catalog.Select(m => m.Key))}.");
     return 2;
+}
+
+var skipped = new List<MethodSpec>();
+if (precision == TrainingPrecision.BFloat16)
+{
+    // bfloat16 compute keeps float32 master weights for prompts and head only; full fine-tuning trains the backbone.
+    skipped = methods.Where(m => m.CreateOptions().Scope.TrainsBackbone).ToList();
+    methods = methods.Except(skipped).ToList();
+    if (methods.Count == 0)
+    {
+        Console.Error.WriteLine("--precision bf16 does not apply to full fine-tuning, the only method selected.");
+        return 2;
+    }
 }
 
 var wall = Stopwatch.StartNew();
@@ -94,15 +119,22 @@ Console.WriteLine(Inv($"Backbone {backbone.Config.Name} from {backbonePath}; tra
 // Untimed warm-up (JIT compilation, libtorch's thread pool), so the first timed run is not slower than the rest.
 using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].CreateOptions(), classes.Length))
 {
-    new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batchSize, NumberOfThreads = threads,
-        Device = "cpu", LogEveryNSteps = 0 })
-        .Train(warmupModel, trainSet);
+    if (precision == TrainingPrecision.BFloat16)
+    {
+        warmupModel.SetComputePrecision(torch.ScalarType.BFloat16);
+    }
+
+    new ClassifierTrainer(new TrainingOptions
+    {
+        MaxEpoch = 1, BatchSize = batchSize, NumberOfThreads = threads, Device = "cpu", LogEveryNSteps = 0,
+        Precision = precision,
+    }).Train(warmupModel, trainSet);
 }
 
 var runs = new List<RunResult>();
 foreach (var method in methods)
 {
-    for (int seed = 1; seed <= seedCount; seed++)
+    for (int seed = firstSeed; seed < firstSeed + seedCount; seed++)
     {
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
@@ -112,6 +144,11 @@ foreach (var method in methods)
         {
             ZeroHead(model);
         }
+
+        if (precision == TrainingPrecision.BFloat16)
+        {
+            model.SetComputePrecision(torch.ScalarType.BFloat16);
+        }
         long trainable = model.CountTrainableParameters();
         var options = new TrainingOptions
         {
@@ -120,32 +157,35 @@ foreach (var method in methods)
             WeightDecay = 0.01,
             MaxEpoch = epochs,
             BatchSize = batchSize,
+            WarmupEpochs = method.WarmupEpochs,
             Schedule = LearningRateSchedule.Cosine,
             Seed = seed,
             NumberOfThreads = threads,
             Device = "cpu",
             LogEveryNSteps = 0,
+            Precision = precision,
         };
         var clock = Stopwatch.StartNew();
         var result = new ClassifierTrainer(options).Train(model, trainSet);
         var trainTime = clock.Elapsed;
-        double accuracy = new ClassifierPredictor(model, "cpu", batchSize: 500).Accuracy(testSet);
+        double accuracy = new ClassifierPredictor(model, "cpu", precision, batchSize: 500).Accuracy(testSet);
         var last = result.History[^1];
         var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
         runs.Add(run);
-        Console.WriteLine(
-            Inv($"{method.Display,-22} seed {seed}: ") +
-                Inv($"{(validationPerClass > 0 ? "validation" : "test")} {accuracy:P2}, ") +
-                Inv($"train loss {last.TrainLoss:F4}, ") +
+        string scoredOn = validationPerClass > 0 ? "validation" : "test";
+        Console.WriteLine(Inv($"{method.Display,-22} lr {method.LearningRate:G} warm-up {method.WarmupEpochs} ") +
+                          Inv($"seed {seed}: {scoredOn} {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
                           Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, ") +
-                              Inv($"{trainTime.TotalSeconds:F1} s"));
+                          Inv($"{trainTime.TotalSeconds:F1} s"));
     }
 }
 
 string loadAfter = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
 var report = Report.Render(runs, methods, new ReportContext(
-    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, seedCount, threads,
-    Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0));
+    backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, firstSeed, seedCount,
+    threads, Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0,
+    precisionName,
+    skipped));
 File.WriteAllText(outputPath, report);
 Console.WriteLine();
 Console.WriteLine(report);

@@ -7,14 +7,15 @@ namespace MLNet.PromptTuning.Samples.CompareMethods;
 /// <summary>One training run.</summary>
 internal sealed record RunResult(
     MethodSpec Method, int Seed, long TrainableParameters, double TestAccuracy, TimeSpan TrainTime,
-        double FinalTrainLoss,
+    double FinalTrainLoss,
     double FinalTrainAccuracy);
 
 /// <summary>What the report states about the setup.</summary>
 internal sealed record ReportContext(
     VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
-    int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore, string LoadAfter,
-    string HeadInit, bool Validation);
+    int FirstSeed, int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore,
+    string LoadAfter,
+    string HeadInit, bool Validation, string Precision, IReadOnlyList<MethodSpec> Skipped);
 
 /// <summary>Renders the Markdown results.</summary>
 internal static class Report
@@ -27,28 +28,28 @@ internal static class Report
         string scored = c.Validation ? "validation" : "test";
         b.AppendLine(
             Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), ") +
-                Inv($"{c.TestImages} {scored} images") +
+            Inv($"{c.TestImages} {scored} images") +
                      (c.Validation ? " (train-split images after the training ones); " : "; "));
+        b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, ") +
+            Inv($"batch {c.BatchSize}, AdamW, "));
+        string compute = c.Precision == "bf16" ? "frozen backbone in bfloat16 (prompts and head float32)" : "float32";
         b.AppendLine(
-            Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, batch ") +
-                Inv($"{c.BatchSize}, AdamW, "));
-        b.AppendLine(
-            Inv($"weight decay 0.01, 2 warmup epochs then cosine per step, no augmentation, float32 on CPU with ") +
-                Inv($"{c.Threads} threads; "));
-        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds 1–{c.Seeds}") +
+            Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, ") +
+                     Inv($"{compute} on CPU with {c.Threads} threads; "));
+        string seeds = Inv($"{c.FirstSeed}–{c.FirstSeed + c.Seeds - 1}");
+        b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds {seeds}") +
                      (c.HeadInit switch
                      {
                          "zero" => "; **diagnostic: head initialised to zeros** instead of the library's " +
-                         "initialisation.",
+                             "initialisation.",
                          "vpt" => "; **diagnostic: the VPT codebase's head initialisation** (Kaiming fan-out, bias " +
-                         "−4.6).",
+                             "−4.6).",
                          _ => ".",
                      }));
         b.AppendLine();
-        b.AppendLine(
-            Inv($"| method | trainable params | lr | {scored} accuracy (mean ± std) | per seed | vs linear probe | ") +
-                Inv($"train time per run (median) | final train loss / acc. |"));
-        b.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|");
+        b.AppendLine(Inv($"| method | trainable params | lr | warm-up | {scored} accuracy (mean ± std) | per seed | ") +
+                     "vs linear probe | train time per run (median) | final train loss / acc. |");
+        b.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var m in methods)
         {
             var rs = runs.Where(r => r.Method.Key == m.Key).OrderBy(r => r.Seed).ToList();
@@ -64,12 +65,17 @@ internal static class Report
                 : 0;
             string delta = linear is { } lin ? Inv($"{mean - lin * 100:+0.00;-0.00;0.00} pt") : "n/a";
             b.AppendLine(
-                Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {mean:F2} ± {std:F2} % ") +
-                    Inv($"| ") +
+                Inv($"| {m.Display} | {rs[0].TrainableParameters:N0} | {m.LearningRate:G} | {m.WarmupEpochs} | ") +
+                         Inv($"{mean:F2} ± {std:F2} % | ") +
                          string.Join(", ", accuracies.Select(x => x.ToString("F2", CultureInfo.InvariantCulture))) +
                          Inv($" | {delta} | {Median(rs.Select(r => r.TrainTime.TotalSeconds)):F1} s | ") +
                          Inv($"{rs.Average(r => r.FinalTrainLoss):F3} / ") +
-                             Inv($"{rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));
+                         Inv($"{rs.Average(r => r.FinalTrainAccuracy) * 100:F1} % |"));
+        }
+
+        foreach (var m in c.Skipped)
+        {
+            b.AppendLine($"| {m.Display} | | | | not run: bfloat16 compute does not train the backbone | | | | |");
         }
 
         b.AppendLine();
@@ -81,14 +87,13 @@ internal static class Report
         }
 
         b.AppendLine();
-        b.AppendLine(
-            Inv($"Std is the sample standard deviation over {c.Seeds} seeds. Train time is the median over seeds of ") +
-                Inv($"the wall time of "));
-        b.AppendLine(
-            "`ClassifierTrainer.Train` alone (scoring excluded; the median discounts a run slowed by other jobs on " +
-            "the shared");
-        b.AppendLine(
-            "machine); the final train loss and accuracy are the last epoch's, measured on the training batches while");
+        b.AppendLine(Inv($"Std is the sample standard deviation over {c.Seeds} seeds. Train time is the median over ") +
+            "seeds of the wall time of ");
+        b.AppendLine("`ClassifierTrainer.Train` alone (scoring excluded; the median discounts a run slowed by other " +
+            "jobs " +
+            "on the shared");
+        b.AppendLine("machine); the final train loss and accuracy are the last epoch's, measured on the training " +
+            "batches while");
         b.AppendLine("the weights changed (with prompt dropout where the method has it).");
         b.AppendLine();
         b.AppendLine($"Machine: {c.Machine}. Load average before / after: `{c.LoadBefore}` / `{c.LoadAfter}`.");
@@ -103,7 +108,8 @@ internal static class Report
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
+        return sorted.Length % 2 == 1
+            ? sorted[sorted.Length / 2]
             : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 

@@ -8,7 +8,8 @@ namespace MLNet.PromptTuning.Backbones;
 
 /// <summary>
 /// Multi-head self-attention with a fused qkv projection (timm <c>attn.qkv</c>, <c>attn.proj</c>), plus the generic
-/// seams prompt methods use: extra key/value tokens, an additive pre-softmax bias and a post-softmax mask.
+/// seams prompt methods use: extra key/value tokens, a logit temperature, an additive pre-softmax bias and a
+/// post-softmax mask.
 /// Uses fused scaled-dot-product attention unless a post-softmax mask requires the explicit path (as timm does).
 /// </summary>
 internal sealed class SelfAttention : nn.Module<Tensor, Tensor?, AttentionExtras, Tensor>
@@ -44,13 +45,18 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor?, AttentionExtras
     /// <summary>Self-attention of <paramref name="x"/>; invoke through <c>call</c> so module hooks run.</summary>
     /// <param name="x">Normalised tokens [B, T, D].</param>
     /// <param name="extraTokens">Normalised extra key/value tokens [B or 1, P, D], or null.</param>
-    /// <param name="extras">This block's attention extras (bias and mask).</param>
+    /// <param name="extras">This block's attention extras (temperature, bias and mask).</param>
     public override Tensor forward(Tensor x, Tensor? extraTokens, AttentionExtras extras)
     {
         long batch = x.shape[0], tokens = x.shape[1], width = x.shape[2];
         // [3, B, H, T, hd]
         var qkv = _qkv.call(x).reshape(batch, tokens, 3, _numHeads, _headDim).permute(2, 0, 3, 1, 4);
         Tensor q = qkv[0], k = qkv[1], v = qkv[2];                                                    // [B, H, T, hd]
+        if (extras.LogitTemperature is not null)
+        {
+            // Dividing the queries divides every logit q·k and keeps the fused path: softmax(q·kᵀ/(√d·τ) + bias).
+            q = q / extras.LogitTemperature;
+        }
 
         if (extraTokens is not null)
         {

@@ -32,11 +32,19 @@ public sealed class AttentionExtras
     /// </summary>
     public Tensor? PostSoftmaxMask { get; private set; }
 
+    /// <summary>
+    /// Temperature τ that divides the attention logits before the softmax:
+    /// softmax(q·kᵀ / (√d·τ) + <see cref="AdditiveBias"/>). Broadcastable to [B, H, T, 1] (a scalar applies to every
+    /// image, head and query); the bias is not divided. GaPT trains one such scalar per block.
+    /// </summary>
+    public Tensor? LogitTemperature { get; private set; }
+
     /// <summary>Number of extra key/value tokens (0 when none).</summary>
     public long ExtraTokenCount => ExtraKeyValueTokens?.shape[1] ?? 0;
 
     /// <summary>True when nothing was requested for this block.</summary>
-    public bool IsEmpty => ExtraKeyValueTokens is null && AdditiveBias is null && PostSoftmaxMask is null;
+    public bool IsEmpty => ExtraKeyValueTokens is null && AdditiveBias is null && PostSoftmaxMask is null &&
+        LogitTemperature is null;
 
     /// <summary>Sets the extra key/value tokens [B, P, D] (or [1, P, D], broadcast over the batch).</summary>
     public void SetExtraKeyValues(Tensor tokens, bool normalizeWithBlockNorm = true)
@@ -58,11 +66,29 @@ public sealed class AttentionExtras
     public void MultiplyPostSoftmaxMask(Tensor mask) =>
         PostSoftmaxMask = PostSoftmaxMask is null ? mask : PostSoftmaxMask * mask;
 
+    /// <summary>
+    /// Divides this block's attention logits by <paramref name="temperature"/> (several calls multiply the
+    /// temperatures). The tensor must be broadcastable to [B, H, T, 1]: a scalar, or a last dimension of 1.
+    /// </summary>
+    public void DivideLogitsBy(Tensor temperature)
+    {
+        if (temperature.dim() > 4 || (temperature.dim() > 0 && temperature.shape[^1] != 1))
+        {
+            throw new ArgumentException(
+                "A logit temperature must be broadcastable to [B, H, T, 1]; got " +
+                $"[{string.Join(", ", temperature.shape)}].",
+                nameof(temperature));
+        }
+
+        LogitTemperature = LogitTemperature is null ? temperature : LogitTemperature * temperature;
+    }
+
     internal void Reset()
     {
         ExtraKeyValueTokens = null;
         NormalizeExtraTokens = true;
         AdditiveBias = null;
         PostSoftmaxMask = null;
+        LogitTemperature = null;
     }
 }

@@ -10,11 +10,12 @@ using static TorchSharp.torch;
 
 namespace MLNet.PromptTuning.Tests.Methods;
 
-/// <summary>The invariants of methods/lspt.md §6 and the trainable-parameter formulas of §3.4.</summary>
+/// <summary>LSPT's invariants and trainable-parameter formulas as docs/methods/lspt.md states them.</summary>
 public sealed class LsptTests
 {
     private const string Prompts = "prompt.lspt.prompt_embeddings";
     private const string Gates = "prompt.lspt.gate_logits";
+    private const string Temperatures = "prompt.lspt.attention_temperature";
 
     [Fact]
     public void LstmCellMatchesTorchSharpsLstmCell()
@@ -133,6 +134,92 @@ public sealed class LsptTests
     }
 
     [Fact]
+    public void TemperaturesStartAtOneAndThenScoreExactlyAsWithoutThem()
+    {
+        using var backbone = TinyModels.Backbone();
+        using var learned = new PromptedVisionTransformer(backbone, new LsptOptions { PromptLength = 4 }, 5);
+        using var fixedAtOne = new PromptedVisionTransformer(
+            backbone, new LsptOptions { PromptLength = 4, LearnAttentionTemperature = false }, 5);
+        var source = learned.state_dict();
+        using (torch.no_grad())
+        {
+            source[Gates].fill_(0);             // gates open, so the prompts' path through every block shows
+            foreach (var (key, tensor) in fixedAtOne.state_dict())
+            {
+                tensor.copy_(source[key]);
+            }
+        }
+
+        Assert.True(TinyModels.Same(source[Temperatures], torch.ones(3)));
+        Assert.DoesNotContain(Temperatures, fixedAtOne.state_dict().Keys);
+        Assert.Equal(3, learned.CountTrainableParameters() - fixedAtOne.CountTrainableParameters());
+        using var images = TinyModels.Images();
+        using var expected = fixedAtOne.Predict(images);
+        using var actual = learned.Predict(images);
+        Assert.True(TinyModels.Same(expected, actual));
+    }
+
+    [Fact]
+    public void LearnedTemperaturesGetAGradientInEveryBlockAndTrain()
+    {
+        using var backbone = TinyModels.Backbone();
+        using var model = new PromptedVisionTransformer(backbone, new LsptOptions { PromptLength = 4 }, 4);
+        var temperature = model.named_parameters().Single(p => p.name == Temperatures).parameter;
+        Assert.Contains(model.GetParameterGroups(), g => g.ApplyWeightDecay && g.Parameters.Contains(temperature));
+        using var optimizer = torch.optim.SGD(model.GetParameterGroups().SelectMany(g => g.Parameters), 0.1);
+        model.SetTrainingMode(true);
+        using (torch.NewDisposeScope())
+        {
+            var output = model.Forward(TinyModels.Images(), new ForwardContext(true, 0));
+            nn.functional.cross_entropy(output.Logits, torch.tensor(new long[] { 0, 1, 2, 3 })).backward();
+            for (int layer = 0; layer < 3; layer++)
+            {
+                Assert.True(temperature.grad![layer].abs().item<float>() > 0, $"block {layer}'s temperature");
+            }
+
+            optimizer.step();
+        }
+
+        Assert.True(TinyModels.MaxAbsDifference(temperature, torch.ones(3)) > 0);
+    }
+
+    [Fact]
+    public void TemperaturesAreClampedWhenScoringAndClampedInPlaceBeforeEveryTrainingPass()
+    {
+        using var backbone = TinyModels.Backbone(depth: 4);
+        using var model = new PromptedVisionTransformer(backbone, new LsptOptions { PromptLength = 3 }, 4);
+        using var bounded = new PromptedVisionTransformer(backbone, new LsptOptions { PromptLength = 3 }, 4);
+        using var outOfRange = torch.tensor(new[] { -3f, 0.001f, 50f, 2.5f });
+        using var clamped = torch.tensor(new[] { 0.01f, 0.01f, 10f, 2.5f });
+        using (torch.no_grad())
+        {
+            foreach (var (key, tensor) in bounded.state_dict())
+            {
+                tensor.copy_(model.state_dict()[key]);
+            }
+
+            model.state_dict()[Temperatures].copy_(outOfRange);
+            bounded.state_dict()[Temperatures].copy_(clamped);
+        }
+
+        // Scoring uses the clamped values and leaves the stored ones alone.
+        using var images = TinyModels.Images();
+        using var expected = bounded.Predict(images);
+        using var actual = model.Predict(images);
+        Assert.True(TinyModels.Same(expected, actual));
+        Assert.True(TinyModels.Same(outOfRange, model.state_dict()[Temperatures]));
+
+        // A training pass first moves the stored values to the bounds (GaPT's reinit_temp), so steps restart there.
+        model.SetTrainingMode(true);
+        using (torch.NewDisposeScope())
+        {
+            model.Forward(images, new ForwardContext(true, 0));
+        }
+
+        Assert.True(TinyModels.Same(clamped, model.state_dict()[Temperatures]));
+    }
+
+    [Fact]
     public void AllGatesClosedEqualsVptDeepWithEveryPromptSetEqualToE()
     {
         using var backbone = TinyModels.Backbone();
@@ -182,7 +269,7 @@ public sealed class LsptTests
     [InlineData("r1")]
     [InlineData("r2-r4-input-mean")]
     [InlineData("r3-narrow")]
-    public void MatchesTheSpecPseudocodeBuiltOnTorchSharpsLstmCell(string variant)
+    public void MatchesThePseudocodeBuiltOnTorchSharpsLstmCell(string variant)
     {
         var options = variant switch
         {
@@ -207,6 +294,12 @@ public sealed class LsptTests
                 // Gates far from 0 so every term of the update shows in the logits.
                 sd[Gates].copy_(torch.tensor(new[] { 0.4f, -1.2f, 2.0f }));
             }
+        }
+
+        using (torch.no_grad())
+        {
+            // Temperatures away from 1, each its own, so a block reading another block's shows in the logits.
+            sd[Temperatures].copy_(torch.tensor(new[] { 0.5f, 1.7f, 0.8f, 2.5f }));
         }
 
         using var oracle = new LsptOracle(backbone.Description, options, sd);
@@ -303,17 +396,19 @@ public sealed class LsptTests
     }
 
     [Fact]
-    public void TrainableParameterCountsForVitBase16MatchSpecFormulas()
+    public void TrainableParameterCountsForVitBase16MatchTheDocumentedFormulas()
     {
         using var backbone = new VisionTransformer(VitVariants.Base());
         const int classes = 100;
         long head = (768 + 1) * classes;
-        Assert.Equal(4_801_547L + head, Count(new LsptOptions()));
-        Assert.Equal(76_811L + head, Count(GaptOptions(100)));
+        // M·D prompts + G gates + L temperatures + the LSTM (+ projection when H ≠ D) + head.
+        Assert.Equal(4_801_559L + head, Count(new LsptOptions()));
+        Assert.Equal(4_801_547L + head, Count(new LsptOptions { LearnAttentionTemperature = false }));
+        Assert.Equal(76_823L + head, Count(GaptOptions(100)));
         long narrowLstm = 4L * 192 * (768 + 192 + 2) + 192 * 768 + 768;
-        Assert.Equal(76_800L + 11 + narrowLstm + head, Count(new LsptOptions { LstmHiddenSize = 192 }));
-        Assert.Equal(76_800L + 4_724_736 + head, Count(new LsptOptions { Gated = false }));
-        Assert.Equal(76_800L + 12 + 4_724_736 + head, Count(new LsptOptions { GateCount = 12 }));
+        Assert.Equal(76_800L + 11 + 12 + narrowLstm + head, Count(new LsptOptions { LstmHiddenSize = 192 }));
+        Assert.Equal(76_800L + 12 + 4_724_736 + head, Count(new LsptOptions { Gated = false }));
+        Assert.Equal(76_800L + 12 + 12 + 4_724_736 + head, Count(new LsptOptions { GateCount = 12 }));
 
         long Count(PromptMethodOptions options)
         {
@@ -362,14 +457,16 @@ public sealed class LsptTests
     }
 
     /// <summary>
-    /// The pseudocode of methods/lspt.md §2.2 and §3.2 written out with raw slices (prompts at 1..M) and TorchSharp's
-    /// own LSTMCell, using the weights of a trained-looking LSPT model; independent of LsptMethod's code paths.
+    /// The pseudocode of docs/methods/lspt.md written out with raw slices (prompts at 1..M) and TorchSharp's own
+    /// LSTMCell, using the weights of a trained-looking LSPT model; independent of LsptMethod's code paths. The
+    /// attention temperature goes through the generic seam, tested on its own in ExtensionPointTests.
     /// </summary>
     private sealed class LsptOracle : PromptMethod
     {
         private readonly LsptOptions _o;
         private readonly Tensor _prompts;
         private readonly Tensor? _gates;
+        private readonly Tensor? _temperatures;
         private readonly TorchSharp.Modules.LSTMCell? _lstm;
         private readonly Tensor? _projWeight;
         private readonly Tensor? _projBias;
@@ -384,6 +481,7 @@ public sealed class LsptTests
             _m = options.PromptLength;
             _prompts = sd[Prompts];
             _gates = options.Gated ? sd[Gates] : null;
+            _temperatures = options.LearnAttentionTemperature ? sd[Temperatures] : null;
             if (options.LongTermCoding != LsptLongTermCoding.Off)
             {
                 int hidden = options.EffectiveLstmHiddenSize(backbone);
@@ -413,8 +511,14 @@ public sealed class LsptTests
             context.SetState("c", torch.zeros(context.BatchSize * _m, _lstm?.weight_hh!.shape[1] ?? 1));
         }
 
-        public override void OnBlockStarting(int layer, PromptContext context) =>
+        public override void OnBlockStarting(int layer, PromptContext context)
+        {
             context.SetState("s_in", context.Tokens[.., (1 + _m)..].mean(new long[] { 1 }, keepdim: true));
+            if (_temperatures is not null)
+            {
+                context.Attention.DivideLogitsBy(_temperatures[layer]);
+            }
+        }
 
         public override void OnBlockFinished(int layer, PromptContext context)
         {

@@ -72,6 +72,98 @@ public sealed class ExtensionPointTests
         Assert.True(TinyModels.MaxAbsDifference(plain, masked) > 1e-3f);
     }
 
+    [Fact]
+    public void LogitTemperatureDividesQueryKeyLogitsButNotTheBias()
+    {
+        // Dividing the logits q·k by τ_l equals dividing block l's query projection (weight and bias) by τ_l, which an
+        // edited copy of the backbone computes without the seam. A finite bias must stay undivided.
+        float[] temperatures = { 0.5f, 2.0f, 1.3f };
+        using var backbone = TinyModels.Backbone();
+        using var scaled = TinyModels.Backbone();
+        using (torch.no_grad())
+        {
+            var state = scaled.state_dict();
+            for (int layer = 0; layer < 3; layer++)
+            {
+                state[$"blocks.{layer}.attn.qkv.weight"].narrow(0, 0, 32).div_(temperatures[layer]);
+                state[$"blocks.{layer}.attn.qkv.bias"].narrow(0, 0, 32).div_(temperatures[layer]);
+            }
+        }
+
+        torch.manual_seed(4);
+        using var bias = torch.randn(1, 1, 17, 17);
+        using var images = TinyModels.Images();
+        using var biasOnly = new LambdaMethod(backbone.Description)
+        {
+            BlockStarting = (_, ctx) => ctx.Attention.AddBias(bias),
+        };
+        using var tempered = new LambdaMethod(backbone.Description)
+        {
+            BlockStarting = (layer, ctx) =>
+            {
+                ctx.Attention.AddBias(bias);
+                ctx.Attention.DivideLogitsBy(torch.tensor(temperatures[layer]));
+            },
+        };
+        using var temperedExplicit = new LambdaMethod(backbone.Description)
+        {
+            BlockStarting = (layer, ctx) =>
+            {
+                ctx.Attention.AddBias(bias);
+                ctx.Attention.DivideLogitsBy(torch.tensor(temperatures[layer]));
+                ctx.Attention.MultiplyPostSoftmaxMask(torch.ones(1, 1, 17, 17));
+            },
+        };
+
+        using var expected = Features(scaled, biasOnly, images);
+        using var fused = Features(backbone, tempered, images);
+        using var explicitPath = Features(backbone, temperedExplicit, images);
+        using var untempered = Features(backbone, biasOnly, images);
+        Assert.True(TinyModels.MaxAbsDifference(expected, fused) < 1e-5f);
+        Assert.True(TinyModels.MaxAbsDifference(expected, explicitPath) < 1e-5f);
+        Assert.True(TinyModels.MaxAbsDifference(untempered, fused) > 1e-3f);
+    }
+
+    [Fact]
+    public void LogitTemperatureOfOneIsBitIdenticalToNoneAndPassesGradients()
+    {
+        using var backbone = TinyModels.Backbone();
+        using var images = TinyModels.Images();
+        using var temperature = torch.ones(3, requires_grad: true);
+        using var method = new LambdaMethod(backbone.Description)
+        {
+            BlockStarting = (layer, ctx) => ctx.Attention.DivideLogitsBy(temperature[layer]),
+        };
+
+        using var plain = backbone.ForwardFeatures(images);
+        using var features = Features(backbone, method, images);
+        Assert.True(TinyModels.Same(plain, features));
+
+        using (var scope = torch.NewDisposeScope())
+        {
+            var context = backbone.Run(images, method, new ForwardContext(true, 0));
+            method.SelectFeatures(context).pow(2).sum().backward();
+        }
+
+        for (int layer = 0; layer < 3; layer++)
+        {
+            Assert.True(temperature.grad![layer].abs().item<float>() > 0, $"block {layer}'s temperature");
+        }
+    }
+
+    [Fact]
+    public void LogitTemperatureMustBroadcastOverKeys()
+    {
+        var extras = new AttentionExtras();
+        var error = Assert.Throws<ArgumentException>(() => extras.DivideLogitsBy(torch.ones(1, 1, 1, 5)));
+        Assert.Contains("[B, H, T, 1]", error.Message);
+        Assert.Contains("[1, 1, 1, 5]", error.Message);
+        extras.DivideLogitsBy(torch.full(1, 1, 4, 1, 2f));
+        extras.DivideLogitsBy(torch.tensor(3f));
+        Assert.Equal(6f, extras.LogitTemperature!.max().item<float>());
+        Assert.False(extras.IsEmpty);
+    }
+
     [Theory]
     [InlineData(BlockSite.BeforeAttention)]
     [InlineData(BlockSite.ParallelToAttention)]

@@ -11,10 +11,11 @@ namespace MLNet.PromptTuning.Methods.Lspt;
 /// ICML 2023). M prompts are inserted once after the class token. After each block l &lt; G the block's output prompts
 /// receive the mean patch token (spatial prompt coding), pass through one LSTM step whose (h, c) state is carried from
 /// block to block (long-term prompt coding; the block index is the time axis, each prompt an independent sequence),
-/// and the result is mixed with the prompts that entered block l through a learned gate σ(γ_l).
+/// and the result is mixed with the prompts that entered block l through a learned gate σ(γ_l). Every block's
+/// attention logits are divided by a trainable temperature τ_l, as in GaPT's published runs.
 /// </summary>
 /// <remarks>
-/// No official LSPT code exists. This is the specification's reconstruction R1; the alternatives R2–R4, the LSTM
+/// No official LSPT code exists. This is the library's reconstruction R1; the alternatives R2–R4, the LSTM
 /// width and the gate count are options (<see cref="LsptOptions"/>). With spatial and long-term coding off it is
 /// exactly GaPT (<c>ryongithub/GatedPromptTuning</c>). Features come from the backbone's pooling: the final class
 /// token (supervised, MoCo v3), or the normalised mean of prompts and patches for an average-pooled backbone (MAE).
@@ -43,6 +44,9 @@ public sealed partial class LsptMethod : PromptMethod
     [ComponentName(Name = "gate_logits")]
     private readonly Parameter? _gateLogits;
 
+    [ComponentName(Name = "attention_temperature")]
+    private readonly Parameter? _temperature;
+
     [ComponentName(Name = "lstm")]
     private readonly LstmCell? _lstm;
 
@@ -68,6 +72,12 @@ public sealed partial class LsptMethod : PromptMethod
             _gateLogits = NewParameter(torch.full(_gateCount, options.GateLogitInit, ScalarType.Float32));
         }
 
+        if (options.LearnAttentionTemperature)
+        {
+            // GaPT's `temp`: one scalar per block (all L), starting at 1 = the pretrained attention.
+            _temperature = NewParameter(torch.ones(backbone.Depth, ScalarType.Float32));
+        }
+
         if (_gateCount > 0 && options.LongTermCoding != LsptLongTermCoding.Off)
         {
             int hidden = options.EffectiveLstmHiddenSize(backbone);
@@ -84,6 +94,14 @@ public sealed partial class LsptMethod : PromptMethod
     /// <inheritdoc/>
     public override void OnEmbeddings(PromptContext context)
     {
+        if (_temperature is not null && context.IsTraining)
+        {
+            // GaPT clamps the stored temperatures before every forward pass, so a step that overshoots a bound
+            // restarts from the bound rather than from beyond it (a clamp in the graph alone would stop its gradient).
+            using var noGrad = torch.no_grad();
+            _temperature.clamp_(LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature);
+        }
+
         var prompts = context.ToCompute(_prompts).expand(context.BatchSize, -1, -1);      // [B, M, D]
         if (_options.Dropout > 0 && context.IsTraining)
         {
@@ -106,6 +124,15 @@ public sealed partial class LsptMethod : PromptMethod
     /// <inheritdoc/>
     public override void OnBlockStarting(int layer, PromptContext context)
     {
+        if (_temperature is not null)
+        {
+            // Scoring clamps without touching the stored value; in training the value is already within bounds, and
+            // the clamp passes its gradient through unchanged (bounds included).
+            var temperature = _temperature[layer].clamp(
+                LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature);         // scalar
+            context.Attention.DivideLogitsBy(context.ToCompute(temperature));
+        }
+
         if (layer < _gateCount && _options.SpatialCoding != LsptSpatialCoding.Off &&
             _options.PatchMeanSource == LsptPatchMeanSource.BlockInput)
         {
@@ -181,6 +208,7 @@ public sealed partial class LsptMethod : PromptMethod
         {
             _prompts.Dispose();
             _gateLogits?.Dispose();
+            _temperature?.Dispose();
             _lstm?.Dispose();
             _projection?.Dispose();
         }

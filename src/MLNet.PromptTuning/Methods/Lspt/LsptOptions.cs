@@ -6,15 +6,22 @@ namespace MLNet.PromptTuning.Methods.Lspt;
 
 /// <summary>
 /// Options of Long-term Spatial Prompt Tuning (Mo et al., arXiv 2402.17406). No official code exists; the defaults
-/// are the reconstruction "R1" of the project's specification, built on the official code of GaPT (Yoo et al., ICML
-/// 2023): M = 100 shallow prompts, a gate per block after blocks 0..L−2 initialised at σ(−5), the mean patch output
-/// added to the output prompts, and one LSTM of width D shared across blocks whose hidden state becomes the prompt.
-/// The other readings the specification lists are options (see each property).
+/// are the library's reconstruction "R1" (docs/methods/lspt.md), built on the official code of GaPT (Yoo et al., ICML
+/// 2023, <c>ryongithub/GatedPromptTuning</c>): M = 100 shallow prompts, a gate per block after blocks 0..L−2
+/// initialised at σ(−5), a trainable attention temperature per block, the mean patch output added to the output
+/// prompts, and one LSTM of width D shared across blocks whose hidden state becomes the prompt. The other plausible
+/// readings, R2–R4, are options (see each property).
 /// </summary>
 public sealed class LsptOptions : PromptMethodOptions
 {
     /// <summary>The registry id, <c>lspt</c>.</summary>
     public const string Id = "lspt";
+
+    /// <summary>Lower bound of the attention temperature, 0.01 (GaPT's <c>TEMP_MIN</c>).</summary>
+    public const double MinAttentionTemperature = 0.01;
+
+    /// <summary>Upper bound of the attention temperature, 10 (GaPT's <c>TEMP_MAX</c>).</summary>
+    public const double MaxAttentionTemperature = 10.0;
 
     /// <inheritdoc/>
     public override string MethodId => Id;
@@ -74,10 +81,22 @@ public sealed class LsptOptions : PromptMethodOptions
 
     /// <summary>
     /// Hidden width H of the shared LSTM. Default null = D (the token width; 4.72 M LSTM parameters on ViT-B);
-    /// range [1, 8192]. A width other than D adds an output projection Linear(H, D), the only reading that fits a
-    /// reviewer's remark that LSPT trains about 4–5× GaPT's parameters (H ≈ 150–200 on ViT-B).
+    /// range [1, 8192]. A width other than D adds an output projection Linear(H, D); a narrow LSTM (H ≈ 150–200 on
+    /// ViT-B) keeps LSPT within a few times GaPT's parameter count.
     /// </summary>
     public int? LstmHiddenSize { get; set; }
+
+    /// <summary>
+    /// Whether every block's self-attention gets a trainable temperature τ_l (one scalar per block, L in all):
+    /// softmax(q·kᵀ / (√d·τ_l)). Default true, as GaPT's published run script (<c>TEMP_LEARN True</c>; its config
+    /// default is false). τ starts at 1, which leaves the pretrained attention unchanged, and is clamped to
+    /// [<see cref="MinAttentionTemperature"/>, <see cref="MaxAttentionTemperature"/>] before every training forward
+    /// pass (the stored value, so the next step starts from the bound) and when scoring. It is trained with the
+    /// prompts' learning rate and weight decay. False keeps τ = 1 and creates no parameter (the scores are then the
+    /// same as with untrained temperatures).
+    /// </summary>
+    [BooleanChoice(true)]
+    public bool LearnAttentionTemperature { get; set; } = true;
 
     /// <summary>The gate count used on <paramref name="backbone"/>: <see cref="GateCount"/> or L − 1.</summary>
     public int EffectiveGateCount(BackboneDescription backbone) => GateCount ?? Math.Max(backbone.Depth - 1, 0);

@@ -84,7 +84,7 @@ public sealed class TcpaOptions : PromptMethodOptions
     /// When true, each layer's prompts are replaced by the real part of their 2-D Fourier transform over (tokens,
     /// channels) before they act as keys and values: the VFPT base of the shipped code, needed to reproduce its
     /// numbers. The transform mixes both pools, so role separation becomes positional. Default false (a plain
-    /// VPT-Deep base, the spec's reading of "VPT + TCPA").
+    /// VPT-Deep base, the paper's "VPT + TCPA").
     /// </summary>
     [BooleanChoice(false)]
     public bool FourierPrompts { get; set; }
