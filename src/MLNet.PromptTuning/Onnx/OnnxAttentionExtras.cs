@@ -19,6 +19,12 @@ public sealed class OnnxAttentionExtras
     /// <summary>Multiplicative mask on the attention weights after softmax, not renormalised; null when none.</summary>
     public OnnxValue? PostSoftmaxMask { get; private set; }
 
+    /// <summary>
+    /// The temperature τ the logits q·kᵀ/√d are divided by before softmax (1 when none). A constant of the exported
+    /// model: trained temperatures are frozen into the graph, as every other weight is.
+    /// </summary>
+    public double LogitTemperature { get; private set; } = 1;
+
     private readonly OnnxGraph _graph;
 
     internal OnnxAttentionExtras(OnnxGraph graph) => _graph = graph;
@@ -38,8 +44,22 @@ public sealed class OnnxAttentionExtras
     public void MultiplyPostSoftmaxMask(OnnxValue mask) =>
         PostSoftmaxMask = PostSoftmaxMask is { } existing ? _graph.Mul(existing, mask) : mask;
 
+    /// <summary>Divides the attention logits by <paramref name="temperature"/> (several calls multiply).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The temperature is not a positive finite number.</exception>
+    public void DivideLogitsBy(double temperature)
+    {
+        if (!(temperature > 0) || double.IsInfinity(temperature))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(temperature), temperature, "An attention logit temperature must be positive and finite.");
+        }
+
+        LogitTemperature *= temperature;
+    }
+
     internal void Reset()
     {
+        LogitTemperature = 1;
         ExtraKeyValueTokens = null;
         NormalizeExtraTokens = true;
         AdditiveBias = null;

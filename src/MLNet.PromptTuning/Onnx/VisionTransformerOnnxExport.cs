@@ -108,7 +108,8 @@ internal sealed class VisionTransformerOnnxExport
         return contribution is { } c ? _graph.Add(target, c) : target;
     }
 
-    /// <summary>Multi-head self-attention with the method's extra keys/values, bias and post-softmax mask.</summary>
+    /// <summary>Multi-head self-attention with the method's extra keys/values, temperature, bias and post-softmax
+    /// mask.</summary>
     private OnnxValue SelfAttention(int layer, OnnxValue x, OnnxValue? extraTokens, OnnxAttentionExtras extras)
     {
         var g = _graph;
@@ -131,7 +132,9 @@ internal sealed class VisionTransformerOnnxExport
             v = g.Concat(2, v, g.Squeeze(g.Slice(kv, 0, 1, 1), 0));
         }
 
-        var attended = g.Attention(q, k, v, 4, 1.0 / Math.Sqrt(headDim), extras.AdditiveBias, extras.PostSoftmaxMask);
+        // softmax(q·kᵀ / (√d·τ)): the temperature folds into the constant scale.
+        double scale = 1.0 / (Math.Sqrt(headDim) * extras.LogitTemperature);
+        var attended = g.Attention(q, k, v, 4, scale, extras.AdditiveBias, extras.PostSoftmaxMask);
         var merged = g.Reshape(g.Transpose(attended, 0, 2, 1, 3), 0, 0, width);                 // [B, T, D]
         return g.Linear(merged, weights.ProjWeightTransposed, weights.ProjBias);
     }

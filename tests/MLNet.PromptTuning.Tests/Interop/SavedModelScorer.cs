@@ -9,9 +9,10 @@ namespace MLNet.PromptTuning.Tests.Interop;
 /// Fresh-process half of the persistence tests. It only uses ML.NET's public API and never names a type of
 /// MLNet.PromptTuning, never calls <c>ComponentCatalog.RegisterAssembly</c>, and registers no prompt method: ML.NET
 /// must find the library from the loader assembly name recorded in the model, and the library the model's method.
-/// It first sets libtorch's thread count to the parent's (the fifth argument), since scores are bit-identical only
-/// at one count. Output, one item per line: whether the library was loaded before <c>Model.Load</c>, the scores' bits
-/// per row, the predicted label values, PredictionEngine's scores for row 0, and Evaluate's micro accuracy.
+/// Right after loading it sets libtorch's thread count to the parent's (the fifth argument), since scores are
+/// bit-identical only at one count. Output, one item per line: whether the library was loaded before
+/// <c>Model.Load</c>, the scores' bits per row, the predicted label values, PredictionEngine's scores for row 0, and
+/// Evaluate's micro accuracy.
 /// </summary>
 internal static class SavedModelScorer
 {
@@ -22,7 +23,6 @@ internal static class SavedModelScorer
         string modelPath = args[0];
         string rowsPath = args[1];
         string outputPath = args[3];
-        torch.set_num_threads(int.Parse(args[4], CultureInfo.InvariantCulture));
 
         var lines = new List<string>();
         bool loadedBefore = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "MLNet.PromptTuning");
@@ -32,6 +32,10 @@ internal static class SavedModelScorer
         ITransformer model = mlContext.Model.Load(modelPath, out DataViewSchema _);
         bool loadedAfter = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "MLNet.PromptTuning");
         lines.Add($"library-loaded-after-load={loadedAfter}");
+
+        // Only now: the first call into libtorch must come after the library is loaded, since the library's module
+        // initializer is what makes libtorch load on distributions with an older libstdc++ (docs/architecture.md).
+        torch.set_num_threads(int.Parse(args[4], CultureInfo.InvariantCulture));
 
         IDataView rows = mlContext.Data.LoadFromTextFile<ImageRow>(rowsPath, hasHeader: true, separatorChar: '\t');
         IDataView scored = model.Transform(rows);

@@ -5,7 +5,8 @@ namespace MLNet.PromptTuning.Methods.Lspt;
 
 /// <summary>
 /// ONNX export of LSPT: the blocks are unrolled in the graph, so the LSTM's (h, c) state travels from block to block
-/// as graph values, exactly as the forward pass carries it in the context's state. Gates σ(γ_l) are constants.
+/// as graph values, exactly as the forward pass carries it in the context's state. Gates σ(γ_l) and the trained
+/// attention temperatures are constants.
 /// Prompt dropout is training-only.
 /// </summary>
 public sealed partial class LsptMethod : IOnnxExportablePromptMethod
@@ -32,6 +33,14 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
 
     void IOnnxExportablePromptMethod.ExportOnBlockStarting(int layer, OnnxPromptContext context)
     {
+        if (_temperature is not null)
+        {
+            // The same clamp as scoring, taken once: the trained temperature is a constant of the exported model.
+            using var temperature = _temperature[layer].clamp(
+                LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature);
+            context.Attention.DivideLogitsBy(temperature.item<float>());
+        }
+
         if (layer < _gateCount && _options.SpatialCoding != LsptSpatialCoding.Off &&
             _options.PatchMeanSource == LsptPatchMeanSource.BlockInput)
         {
