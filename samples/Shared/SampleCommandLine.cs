@@ -19,6 +19,9 @@ internal static class SampleCommandLine
     public static RootCommand CreateRoot(string description)
     {
         var root = new RootCommand(description);
+        // The program runs itself after Parse; an action only tells the parser that the root command, even with
+        // subcommands, needs no subcommand to be complete.
+        root.SetAction(_ => 0);
         foreach (var version in root.Options.OfType<VersionOption>().ToList())
         {
             root.Options.Remove(version);

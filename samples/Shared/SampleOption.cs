@@ -123,13 +123,27 @@ internal static class SampleOption
 
     /// <summary>A comma-separated list of names; <paramref name="defaultText"/> (or the names) is shown in help.
     /// </summary>
+    /// <param name="allowed">The names accepted, or null for any.</param>
     public static DefaultedOption<string[]> Names(
-        string name, string description, string[] defaultValue, string helpName, string? defaultText = null) =>
+        string name, string description, string[] defaultValue, string helpName, string? defaultText = null,
+        IReadOnlyCollection<string>? allowed = null) =>
         new(name, () => defaultValue)
         {
             Description = WithDefault(description, defaultText ?? string.Join(',', defaultValue)),
             HelpName = helpName,
-            CustomParser = result => SplitList(SingleToken(result)),
+            CustomParser = result =>
+            {
+                var names = SplitList(SingleToken(result));
+                var unknown = allowed is null ? new List<string>()
+                    : names.Where(n => !allowed.Contains(n, StringComparer.Ordinal)).ToList();
+                if (unknown.Count > 0)
+                {
+                    result.AddError($"{OptionName(result)}: '{string.Join(",", unknown)}' is not one of " +
+                                    $"{string.Join(", ", allowed!)}.");
+                }
+
+                return names;
+            },
         };
 
     /// <summary>A switch: present means true.</summary>
