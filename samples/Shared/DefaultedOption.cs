@@ -24,6 +24,7 @@ internal sealed class DefaultedOption<T> : Option<T>
     public T ValueIn(ParseResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return result.GetValue(this) ?? _defaultValue();
+        // Not GetValue(...) ?? default: an absent array option reads as an empty array, not null.
+        return result.GetResult(this) is { Implicit: false } ? result.GetValue(this)! : _defaultValue();
     }
 }

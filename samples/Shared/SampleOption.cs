@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Numerics;
 
 namespace MLNet.PromptTuning.Samples;
 
@@ -14,7 +15,7 @@ internal static class SampleOption
     /// <paramref name="minimum"/>, if given, is the smallest value accepted.</summary>
     public static Option<T> Value<T>(
         string name, string description, T defaultValue, string helpName, T? minimum = null)
-        where T : struct, IParsable<T>, IComparable<T>
+        where T : struct, INumberBase<T>, IComparable<T>
     {
         var option = new Option<T>(name)
         {
@@ -30,7 +31,7 @@ internal static class SampleOption
     /// </summary>
     public static Option<T?> Optional<T>(string name, string description, string defaultText, string helpName,
         T? minimum = null)
-        where T : struct, IParsable<T>, IComparable<T>
+        where T : struct, INumberBase<T>, IComparable<T>
     {
         return new Option<T?>(name)
         {
@@ -89,7 +90,7 @@ internal static class SampleOption
 
     /// <summary>A comma-separated list (<c>--lr 1,5,25</c>) of a parsable type.</summary>
     public static DefaultedOption<T[]> List<T>(string name, string description, T[] defaultValue, string helpName)
-        where T : IParsable<T>
+        where T : INumberBase<T>
     {
         string shown = defaultValue.Length == 0 ? "none"
             : string.Join(',', defaultValue.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
@@ -102,7 +103,7 @@ internal static class SampleOption
                 var values = new List<T>();
                 foreach (var item in SplitList(SingleToken(result)))
                 {
-                    if (!T.TryParse(item, CultureInfo.InvariantCulture, out var value))
+                    if (!TryParse(item, out T value))
                     {
                         result.AddError($"{OptionName(result)}: '{item}' is not {Expected<T>()}.");
                         return Array.Empty<T>();
@@ -158,10 +159,10 @@ internal static class SampleOption
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static T ParseSingle<T>(ArgumentResult result, T? minimum)
-        where T : struct, IParsable<T>, IComparable<T>
+        where T : struct, INumberBase<T>, IComparable<T>
     {
         string token = SingleToken(result);
-        if (!T.TryParse(token, CultureInfo.InvariantCulture, out var value))
+        if (!TryParse(token, out T value))
         {
             result.AddError($"{OptionName(result)}: '{token}' is not {Expected<T>()}.");
         }
@@ -172,6 +173,15 @@ internal static class SampleOption
         }
 
         return value;
+    }
+
+    // Numbers in the invariant culture, without thousands separators: "0,01" is a mistake, not 1.
+    private static bool TryParse<T>(string text, out T value)
+        where T : INumberBase<T>
+    {
+        var style = typeof(T) == typeof(double) || typeof(T) == typeof(float) ? NumberStyles.Float
+            : NumberStyles.Integer;
+        return T.TryParse(text, style, CultureInfo.InvariantCulture, out value!);
     }
 
     private static string SingleToken(ArgumentResult result) =>
