@@ -142,8 +142,7 @@ internal static class BenchmarksCommandLine
     {
         var root = SampleCommandLine.CreateRoot(
             "Benchmarks: speed and memory of the library against the same models in plain PyTorch, and of the " +
-            "ONNX export. Without a command: compare.");
-        WithOptions(root, CompareOptions());
+            "ONNX export. Without a command: compare.", CompareOptions());
         foreach (var command in new[] { Compare, Worker, SoakCommand, Matmul, Onnx })
         {
             root.Subcommands.Add(command);

@@ -77,16 +77,12 @@ internal static class PretrainCommandLine
     {
         var root = SampleCommandLine.CreateRoot(
             "Pretrain: trains the embedded backbone from scratch on Fashion-MNIST classes 0-4 and saves it with its " +
-            "model card.");
-        foreach (var option in new Option[]
-        {
-            Data, Dim, Depth, Heads, Patch, Epochs, Batch, LearningRate, WeightDecay, Warmup, LabelSmoothing, Seed,
-            Threads, Limit, Out,
-        })
-        {
-            root.Options.Add(option);
-        }
-
+            "model card.",
+            new Option[]
+            {
+                Data, Dim, Depth, Heads, Patch, Epochs, Batch, LearningRate, WeightDecay, Warmup, LabelSmoothing,
+                Seed, Threads, Limit, Out,
+            });
         root.Subcommands.Add(ExportUnseen);
         return root;
     }

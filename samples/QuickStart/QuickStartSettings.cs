@@ -65,22 +65,15 @@ public sealed class QuickStartSettings
     public string? OnnxPath { get; private init; }
 
     /// <summary>The QuickStart's command: every option with its default.</summary>
-    public static RootCommand CreateCommand()
-    {
-        var root = SampleCommandLine.CreateRoot(
+    public static RootCommand CreateCommand() =>
+        SampleCommandLine.CreateRoot(
             "QuickStart: prompt-tune the embedded backbone on images of classes it never saw, compare with a linear " +
-            "probe, save, reload and predict.");
-        foreach (var option in new Option[]
-        {
-            MethodOption, EpochsOption, BatchSizeOption, LearningRateOption, DeviceOption, DataOption,
-            BackboneOption, OutputOption, OnnxOption,
-        })
-        {
-            root.Options.Add(option);
-        }
-
-        return root;
-    }
+            "probe, save, reload and predict.",
+            new Option[]
+            {
+                MethodOption, EpochsOption, BatchSizeOption, LearningRateOption, DeviceOption, DataOption,
+                BackboneOption, OutputOption, OnnxOption,
+            });
 
     /// <summary>The settings a parsed command line asks for.</summary>
     public static QuickStartSettings From(ParseResult result)

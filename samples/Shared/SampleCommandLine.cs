@@ -14,9 +14,10 @@ internal static class SampleCommandLine
     public const int UsageError = 2;
 
     /// <summary>
-    /// A root command with <paramref name="description"/> and no <c>--version</c> option (the samples have none).
+    /// A root command with <paramref name="description"/>, <paramref name="options"/> in that order, and no
+    /// <c>--version</c> option (the samples have none).
     /// </summary>
-    public static RootCommand CreateRoot(string description)
+    public static RootCommand CreateRoot(string description, IEnumerable<Option> options)
     {
         var root = new RootCommand(description);
         // The program runs itself after Parse; an action only tells the parser that the root command, even with
@@ -25,6 +26,11 @@ internal static class SampleCommandLine
         foreach (var version in root.Options.OfType<VersionOption>().ToList())
         {
             root.Options.Remove(version);
+        }
+
+        foreach (var option in options)
+        {
+            root.Options.Add(option);
         }
 
         return root;

@@ -65,7 +65,7 @@ internal sealed class TrainingProgressView : IProgress<TrainingProgress>
 
         return _live.Progress()
             .AutoClear(false)
-            .HideCompleted(true)
+            .HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
                 new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(context =>
