@@ -16,106 +16,87 @@
 // ONNX export (one process, both sides alternating; see docs/benchmarks.md):
 //   onnx [--models embedded,ti] [--modes linear,vpt,tcpa,cvpt,lspt,sep,full] [--batch 32] [--batches 4]
 //       [--threads 2] [--rounds 5] [--out onnx.md]
+using MLNet.PromptTuning.Runtime;
 using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
 using MLNet.PromptTuning.Training;
 
-var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "compare";
-var a = new CommandLineArgs(args.Length > 0 && command == args[0] ? args.Skip(1) : args);
+if (SampleCommandLine.Parse(BenchmarksCommandLine.CreateCommand(), args, out int exitCode) is not { } parsed)
+{
+    return exitCode;
+}
+
+// The workers call TorchSharp before the library: load the native library the library's way first.
+TorchNativeLibrary.EnsureLoaded();
+var command = parsed.CommandResult.Command;
 try
 {
-    switch (command)
+    if (command == BenchmarksCommandLine.Worker || command == BenchmarksCommandLine.SoakCommand)
     {
-        case "compare":
-        {
-            var levers = a.List("levers", Array.Empty<string>());
-            var unknown = levers.Except(Orchestrator.LeverNames).ToList();
-            if (unknown.Count > 0)
-            {
-                throw new ArgumentException(
-                    $"Unknown lever(s) {string.Join(", ", unknown)}; expected " +
-                    $"{string.Join(", ", Orchestrator.LeverNames)}.");
-            }
-
-            var settings = new Orchestrator.Settings(
-                Models: a.List("models", BenchModels.ModelNames),
-                Modes: a.List("modes", BenchModels.ModeNames),
-                Batch: a.Int("batch", 32),
-                Threads: a.Int("threads", 2),
-                Rounds: a.Int("rounds", 1),
-                Retries: a.Int("retries", 2),
-                MaxForeign: a.Double("max-foreign", 10),
-                Steps: a.OptionalString("steps") is { } st
-                    ? int.Parse(st, System.Globalization.CultureInfo.InvariantCulture) : null,
-                Warmup: a.OptionalString("warmup") is { } w
-                    ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : null,
-                Levers: levers,
-                OursAllocator: a.String("allocator", "glibc"),
-                Soak: a.Flag("soak"),
-                SoakSteps: a.Int("soak-steps", 1000),
-                SkipCompare: a.Flag("skip-compare"),
-                WaitQuietSeconds: a.Int("wait-quiet", 0),
-                Python: a.String("python", "/usr/bin/python3"),
-                PeerScript: a.String("peer", Path.Combine(AppContext.BaseDirectory, "peer", "bench_peer.py")),
-                OutPath: a.OptionalString("out"),
-                RawPath: a.OptionalString("raw"));
-            a.RejectUnknown();
-            return new Orchestrator(settings).Run();
-        }
-
-        case "worker":
-        case "soak":
-        {
-            var settings = new WorkerSettings(
-                Model: a.String("model", "embedded"),
-                Mode: a.String("mode", "vpt"),
-                Batch: a.Int("batch", 32),
-                Threads: a.Int("threads", 2),
-                Warmup: a.Int("warmup", 3),
-                Steps: a.Int("steps", 10),
-                InferWarmup: a.Int("infer-warmup", 2),
-                InferSteps: a.Int("infer-steps", 10),
-                Seed: a.Int("seed", 0),
-                Precision: a.Flag("bf16") ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
-                ExplicitAttention: a.Flag("explicit-attention"),
-                Variant: a.String("variant", "default"),
-                ReleaseEvery: a.Int("release-every", -1));
-            var probes = a.List("probes", new[] { "50", "1000" }).Select(int.Parse).ToArray();
-            a.RejectUnknown();
-            var result = command == "worker" ? OursWorker.Train(settings) : OursWorker.Soak(settings, probes);
-            Console.WriteLine(result.ToJson());
-            return 0;
-        }
-
-        case "matmul":
-        {
-            int size = a.Int("size", 2048), repeats = a.Int("repeats", 10), threads = a.Int("threads", 2);
-            a.RejectUnknown();
-            Console.WriteLine(OursWorker.Matmul(size, repeats, threads).ToJson());
-            return 0;
-        }
-
-        case "onnx":
-        {
-            var settings = new OnnxSpeed.Settings(
-                Models: a.List("models", BenchModels.ModelNames),
-                Modes: a.List("modes", OnnxSpeed.ModeNames),
-                Batch: a.Int("batch", 32),
-                Batches: a.Int("batches", 4),
-                Threads: a.Int("threads", 2),
-                Rounds: a.Int("rounds", 5),
-                OutPath: a.OptionalString("out"));
-            a.RejectUnknown();
-            return OnnxSpeed.Run(settings);
-        }
-
-        default:
-            Console.Error.WriteLine($"Unknown command '{command}'; expected compare, worker, soak, matmul or onnx.");
-            return 2;
+        var settings = new WorkerSettings(
+            Model: BenchmarksCommandLine.Model.ValueIn(parsed),
+            Mode: BenchmarksCommandLine.Mode.ValueIn(parsed),
+            Batch: parsed.GetValue(BenchmarksCommandLine.Batch),
+            Threads: parsed.GetValue(BenchmarksCommandLine.Threads),
+            Warmup: parsed.GetValue(BenchmarksCommandLine.WorkerWarmup),
+            Steps: parsed.GetValue(BenchmarksCommandLine.WorkerSteps),
+            InferWarmup: parsed.GetValue(BenchmarksCommandLine.InferWarmup),
+            InferSteps: parsed.GetValue(BenchmarksCommandLine.InferSteps),
+            Seed: parsed.GetValue(BenchmarksCommandLine.Seed),
+            Precision: parsed.GetValue(BenchmarksCommandLine.BFloat16) ? TrainingPrecision.BFloat16
+                : TrainingPrecision.Float32,
+            ExplicitAttention: parsed.GetValue(BenchmarksCommandLine.ExplicitAttention),
+            Variant: BenchmarksCommandLine.Variant.ValueIn(parsed),
+            ReleaseEvery: parsed.GetValue(BenchmarksCommandLine.ReleaseEvery));
+        var result = command == BenchmarksCommandLine.Worker ? OursWorker.Train(settings)
+            : OursWorker.Soak(settings, BenchmarksCommandLine.Probes.ValueIn(parsed));
+        Console.WriteLine(result.ToJson());
+        return 0;
     }
+
+    if (command == BenchmarksCommandLine.Matmul)
+    {
+        Console.WriteLine(OursWorker.Matmul(parsed.GetValue(BenchmarksCommandLine.Size),
+            parsed.GetValue(BenchmarksCommandLine.Repeats), parsed.GetValue(BenchmarksCommandLine.Threads)).ToJson());
+        return 0;
+    }
+
+    if (command == BenchmarksCommandLine.Onnx)
+    {
+        return OnnxSpeed.Run(new OnnxSpeed.Settings(
+            Models: BenchmarksCommandLine.Models.ValueIn(parsed),
+            Modes: BenchmarksCommandLine.OnnxModes.ValueIn(parsed),
+            Batch: parsed.GetValue(BenchmarksCommandLine.Batch),
+            Batches: parsed.GetValue(BenchmarksCommandLine.Batches),
+            Threads: parsed.GetValue(BenchmarksCommandLine.Threads),
+            Rounds: parsed.GetValue(BenchmarksCommandLine.OnnxRounds),
+            OutPath: parsed.GetValue(BenchmarksCommandLine.Out)));
+    }
+
+    // compare, named or not.
+    return new Orchestrator(new Orchestrator.Settings(
+        Models: BenchmarksCommandLine.Models.ValueIn(parsed),
+        Modes: BenchmarksCommandLine.Modes.ValueIn(parsed),
+        Batch: parsed.GetValue(BenchmarksCommandLine.Batch),
+        Threads: parsed.GetValue(BenchmarksCommandLine.Threads),
+        Rounds: parsed.GetValue(BenchmarksCommandLine.Rounds),
+        Retries: parsed.GetValue(BenchmarksCommandLine.Retries),
+        MaxForeign: parsed.GetValue(BenchmarksCommandLine.MaxForeign),
+        Steps: parsed.GetValue(BenchmarksCommandLine.Steps),
+        Warmup: parsed.GetValue(BenchmarksCommandLine.Warmup),
+        Levers: BenchmarksCommandLine.Levers.ValueIn(parsed),
+        OursAllocator: parsed.GetValue(BenchmarksCommandLine.Allocator)!,
+        Soak: parsed.GetValue(BenchmarksCommandLine.Soak),
+        SoakSteps: parsed.GetValue(BenchmarksCommandLine.SoakSteps),
+        SkipCompare: parsed.GetValue(BenchmarksCommandLine.SkipCompare),
+        WaitQuietSeconds: parsed.GetValue(BenchmarksCommandLine.WaitQuiet),
+        Python: BenchmarksCommandLine.Python.ValueIn(parsed),
+        PeerScript: BenchmarksCommandLine.Peer.ValueIn(parsed),
+        OutPath: parsed.GetValue(BenchmarksCommandLine.Out),
+        RawPath: parsed.GetValue(BenchmarksCommandLine.Raw))).Run();
 }
 catch (ArgumentException e)
 {
     Console.Error.WriteLine(e.Message);
-    return 2;
+    return SampleCommandLine.UsageError;
 }

@@ -4,9 +4,7 @@
 // every method and three seeds, and writes a Markdown table of test accuracy (mean ± std), trainable parameters and
 // train time per run.
 //
-//   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
-//       [--first-seed 1] [--lr X] [--linear-lr X] [--full-lr X] [--warmup N] [--methods linear,vpt-deep,...]
-//       [--precision fp32|bf16] [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
+//   dotnet run -c Release --project samples/CompareMethods -- [options]   (--help lists them with their defaults)
 //
 // Each method trains at its own learning rate and warm-up (PromptMethodOptions.TrainingDefaults: chosen on a validation
 // split, see docs/benchmarks.md); --lr sets one rate for every prompt method, --linear-lr and --full-lr the baselines'
@@ -27,64 +25,58 @@ using MLNet.PromptTuning.Samples.CompareMethods;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
 
-var a = new SampleArguments(args);
-string root = RepoPaths.FindRoot();
-string backbonePath = a.String("--backbone", RepoPaths.BackboneFile(root));
-string dataDirectory = a.String("--data", FashionMnist.DebianDirectory);
-int perClass = a.Int("--train-per-class", 300);
-int testPerClass = a.Int("--test-per-class", 0);
-int validationPerClass = a.Int("--validation-per-class", 0);
-int epochs = a.Int("--epochs", 15);
-int batchSize = a.Int("--batch", 32);
-int seedCount = a.Int("--seeds", 3);
-int firstSeed = a.Int("--first-seed", 1);
-int threads = a.Int("--threads", 2);
-var rateOverrides = new Dictionary<string, double>();
-foreach (var (flag, ids) in new[] { ("--lr", new[] { "vpt", "tcpa", "cvpt", "lspt", "sep" }),
-    ("--linear-lr", new[] { "linear" }), ("--full-lr", new[] { "full" }) })
+if (SampleCommandLine.Parse(CompareCommandLine.CreateCommand(), args, out int exitCode) is not { } parsed)
 {
-    if (a.Flag(flag))
+    return exitCode;
+}
+
+string backbonePath = CompareCommandLine.Backbone.ValueIn(parsed);
+string dataDirectory = CompareCommandLine.Data.ValueIn(parsed);
+int perClass = parsed.GetValue(CompareCommandLine.TrainPerClass);
+int testPerClass = parsed.GetValue(CompareCommandLine.TestPerClass);
+int validationPerClass = parsed.GetValue(CompareCommandLine.ValidationPerClass);
+int epochs = parsed.GetValue(CompareCommandLine.Epochs);
+int batchSize = parsed.GetValue(CompareCommandLine.Batch);
+int seedCount = parsed.GetValue(CompareCommandLine.Seeds);
+int firstSeed = parsed.GetValue(CompareCommandLine.FirstSeed);
+int threads = parsed.GetValue(CompareCommandLine.Threads);
+var rateOverrides = new Dictionary<string, double>();
+foreach (var (rate, ids) in new[]
+{
+    (parsed.GetValue(CompareCommandLine.PromptRate), CompareCommandLine.PromptMethodIds()),
+    (parsed.GetValue(CompareCommandLine.LinearRate), new[] { "linear" }),
+    (parsed.GetValue(CompareCommandLine.FullRate), new[] { "full" }),
+})
+{
+    foreach (var id in rate is null ? Enumerable.Empty<string>() : ids)
     {
-        foreach (var id in ids)
-        {
-            rateOverrides[id] = a.Double(flag, 0);
-        }
+        rateOverrides[id] = rate!.Value;
     }
 }
 
-double? warmup = a.Flag("--warmup") ? a.Double("--warmup", 0) : null;
-string precisionName = a.String("--precision", "fp32");
-if (precisionName is not ("fp32" or "bf16"))
-{
-    Console.Error.WriteLine($"--precision '{precisionName}' is not one of fp32, bf16.");
-    return 2;
-}
-
+double? warmup = parsed.GetValue(CompareCommandLine.Warmup);
+string precisionName = parsed.GetValue(CompareCommandLine.Precision)!;
 var precision = precisionName == "bf16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
-string outputPath = a.String("--out", "compare-methods.md");
+string outputPath = CompareCommandLine.Out.ValueIn(parsed);
 // The library's default head initialisation (timm's std 0.02) unless a diagnostic asks for "vpt" (the VPT codebase's
 // Kaiming fan-out, std sqrt(2/C), bias -4.6) or "zero".
-string headInit = a.String("--head-init", "library");
-if (headInit is not ("library" or "vpt" or "zero"))
-{
-    Console.Error.WriteLine($"--head-init '{headInit}' is not one of library, vpt, zero.");
-    return 2;
-}
-var selected = a.String("--methods", "all");
-string commandLine = "dotnet run -c Release --project samples/CompareMethods"
-    + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+string headInit = parsed.GetValue(CompareCommandLine.HeadInit)!;
+var selected = CompareCommandLine.Methods.ValueIn(parsed);
+string commandLine = SampleCommandLine.Describe("dotnet run -c Release --project samples/CompareMethods", args);
 
 int[] classes = { 5, 6, 7, 8, 9 };
 var catalog = MethodCatalog.All(rateOverrides, epochs, warmup);
-var methods = catalog
-    .Where(m => selected == "all" ? !m.Diagnostic : selected.Split(',').Contains(m.Key))
-    .ToList();
-if (methods.Count == 0)
+var unknownMethods = selected.Except(catalog.Select(m => m.Key), StringComparer.Ordinal).ToList();
+if (unknownMethods.Count > 0)
 {
-    Console.Error.WriteLine(
-        $"No method matches '{selected}'; known: {string.Join(", ", catalog.Select(m => m.Key))}.");
-    return 2;
+    Console.Error.WriteLine($"--methods: '{string.Join(",", unknownMethods)}' is not a known method; known: " +
+                            $"{string.Join(", ", catalog.Select(m => m.Key))}.");
+    return SampleCommandLine.UsageError;
 }
+
+var methods = catalog
+    .Where(m => selected.Length == 0 ? !m.Diagnostic : selected.Contains(m.Key, StringComparer.Ordinal))
+    .ToList();
 
 var skipped = new List<MethodSpec>();
 if (precision == TrainingPrecision.BFloat16)
@@ -95,7 +87,7 @@ if (precision == TrainingPrecision.BFloat16)
     if (methods.Count == 0)
     {
         Console.Error.WriteLine("--precision bf16 does not apply to full fine-tuning, the only method selected.");
-        return 2;
+        return SampleCommandLine.UsageError;
     }
 }
 
@@ -132,53 +124,58 @@ using (var warmupModel = new PromptedVisionTransformer(backbone, methods[0].Crea
 }
 
 var runs = new List<RunResult>();
-foreach (var method in methods)
+var progress = TrainingProgressView.ForConsole();
+progress.Run(() =>
 {
-    for (int seed = firstSeed; seed < firstSeed + seedCount; seed++)
+    foreach (var method in methods)
     {
-        torch.manual_seed(seed);
-        using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
-            headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut
-                : HeadInitialization.SmallTruncatedNormal);
-        if (headInit == "zero")
+        for (int seed = firstSeed; seed < firstSeed + seedCount; seed++)
         {
-            ZeroHead(model);
-        }
+            torch.manual_seed(seed);
+            using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
+                headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut
+                    : HeadInitialization.SmallTruncatedNormal);
+            if (headInit == "zero")
+            {
+                ZeroHead(model);
+            }
 
-        if (precision == TrainingPrecision.BFloat16)
-        {
-            model.SetComputePrecision(torch.ScalarType.BFloat16);
-        }
-        long trainable = model.CountTrainableParameters();
-        var options = new TrainingOptions
-        {
-            Optimizer = OptimizerKind.AdamW,
-            LearningRate = method.LearningRate,
-            WeightDecay = 0.01,
-            MaxEpoch = epochs,
-            BatchSize = batchSize,
-            WarmupEpochs = method.WarmupEpochs,
-            Schedule = LearningRateSchedule.Cosine,
-            Seed = seed,
-            NumberOfThreads = threads,
-            Device = "cpu",
-            LogEveryNSteps = 0,
-            Precision = precision,
-        };
-        var clock = Stopwatch.StartNew();
-        var result = new ClassifierTrainer(options).Train(model, trainSet);
-        var trainTime = clock.Elapsed;
-        double accuracy = new ClassifierPredictor(model, "cpu", precision, batchSize: 500).Accuracy(testSet);
-        var last = result.History[^1];
-        var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
-        runs.Add(run);
-        string scoredOn = validationPerClass > 0 ? "validation" : "test";
-        Console.WriteLine(Inv($"{method.Display,-22} lr {method.LearningRate:G} warm-up {method.WarmupEpochs} ") +
+            if (precision == TrainingPrecision.BFloat16)
+            {
+                model.SetComputePrecision(torch.ScalarType.BFloat16);
+            }
+            long trainable = model.CountTrainableParameters();
+            var options = new TrainingOptions
+            {
+                Optimizer = OptimizerKind.AdamW,
+                LearningRate = method.LearningRate,
+                WeightDecay = 0.01,
+                MaxEpoch = epochs,
+                BatchSize = batchSize,
+                WarmupEpochs = method.WarmupEpochs,
+                Schedule = LearningRateSchedule.Cosine,
+                Seed = seed,
+                NumberOfThreads = threads,
+                Device = "cpu",
+                LogEveryNSteps = 0,
+                Precision = precision,
+            };
+            var clock = Stopwatch.StartNew();
+            progress.Prefix = Inv($"{method.Display} seed {seed}");
+            var result = new ClassifierTrainer(options, progress: progress).Train(model, trainSet);
+            var trainTime = clock.Elapsed;
+            double accuracy = new ClassifierPredictor(model, "cpu", precision, batchSize: 500).Accuracy(testSet);
+            var last = result.History[^1];
+            var run = new RunResult(method, seed, trainable, accuracy, trainTime, last.TrainLoss, last.TrainAccuracy);
+            runs.Add(run);
+            string scoredOn = validationPerClass > 0 ? "validation" : "test";
+            progress.Line(Inv($"{method.Display,-22} lr {method.LearningRate:G} warm-up {method.WarmupEpochs} ") +
                           Inv($"seed {seed}: {scoredOn} {accuracy:P2}, train loss {last.TrainLoss:F4}, ") +
                           Inv($"train acc {last.TrainAccuracy:P2}, {trainable:N0} trainable, ") +
                           Inv($"{trainTime.TotalSeconds:F1} s"));
+        }
     }
-}
+});
 
 string loadAfter = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
 var report = Report.Render(runs, methods, new ReportContext(

@@ -57,7 +57,7 @@ internal static class Pretrainer
             Seed = s.Seed,
             NumberOfThreads = s.Threads,
             Device = "cpu",
-            LogEveryNSteps = 100,
+            LogEveryNSteps = 0,  // one log line per epoch; the live bar (on a terminal) shows the steps
         };
 
         Console.WriteLine(Inv($"Pretraining {config.Name} on {train.Labels.Length} images of classes 0-4 ") +
@@ -75,7 +75,11 @@ internal static class Pretrainer
         var trainClock = Stopwatch.StartNew();
         // The test set is scored after every epoch for the log only; no setting is chosen from it and the last
         // epoch's weights are kept.
-        var result = new ClassifierTrainer(options, new ConsoleLogger()).Train(model, trainSet, testSet);
+        // The trainer's epoch summaries (loss, train and test accuracy) are the per-epoch lines; on a terminal a live
+        // bar shows the steps in between.
+        var progress = TrainingProgressView.ForConsole();
+        var result = progress.Run(() => new ClassifierTrainer(options, new ConsoleLogger(progress),
+            progress.IsLive ? progress : null).Train(model, trainSet, testSet));
         var trainTime = trainClock.Elapsed;
 
         var predictor = new ClassifierPredictor(model, "cpu", batchSize: 500);
@@ -233,8 +237,11 @@ internal static class Pretrainer
     private sealed class ConsoleLogger : ITrainingLogger
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly TrainingProgressView _progress;
+
+        public ConsoleLogger(TrainingProgressView progress) => _progress = progress;
 
         public void Log(TrainingLogLevel level, string message) =>
-            Console.WriteLine(FormattableString.Invariant($"[{_clock.Elapsed:hh\\:mm\\:ss}] {message}"));
+            _progress.Line(FormattableString.Invariant($"[{_clock.Elapsed:hh\\:mm\\:ss}] {message}"));
     }
 }

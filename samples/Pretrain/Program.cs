@@ -4,6 +4,7 @@
 // the VitConfig (including preprocessing) in the file's metadata, and writes MODEL_CARD.md next to it.
 //
 //   dotnet run -c Release --project samples/Pretrain -- [--epochs 20] [--seed 1] [--threads 2] [--out DIR]
+//   (--help lists every option with its default)
 //
 // The second mode writes the downstream image set (classes 5-9, which the backbone never saw) as PNG class folders:
 //
@@ -11,44 +12,39 @@
 using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Pretrain;
 
-var arguments = new SampleArguments(args);
-string repoRoot = RepoPaths.FindRoot();
-string dataDirectory = arguments.String("--data", FashionMnist.DebianDirectory);
-if (arguments.Command == "export-unseen")
+if (SampleCommandLine.Parse(PretrainCommandLine.CreateCommand(), args, out int exitCode) is not { } parsed)
 {
-    UnseenExport.Run(
-        dataDirectory,
-        arguments.String("--out", Path.Combine(repoRoot, "samples", "Assets", "fashion-mnist-unseen")),
-        arguments.Int("--train-per-class", 120),
-        arguments.Int("--test-per-class", 100));
-    return 0;
+    return exitCode;
 }
 
-if (arguments.Command is not null)
+if (parsed.CommandResult.Command == PretrainCommandLine.ExportUnseen)
 {
-    Console.Error.WriteLine($"Unknown command '{arguments.Command}'; expected none (pretrain) or 'export-unseen'.");
-    return 2;
+    UnseenExport.Run(
+        PretrainCommandLine.ExportData.ValueIn(parsed),
+        PretrainCommandLine.ExportOut.ValueIn(parsed),
+        parsed.GetValue(PretrainCommandLine.TrainPerClass),
+        parsed.GetValue(PretrainCommandLine.TestPerClass));
+    return 0;
 }
 
 var settings = new PretrainSettings
 {
-    EmbedDim = arguments.Int("--dim", 128),
-    Depth = arguments.Int("--depth", 6),
-    NumHeads = arguments.Int("--heads", 4),
-    PatchSize = arguments.Int("--patch", 7),
-    Epochs = arguments.Int("--epochs", 20),
-    BatchSize = arguments.Int("--batch", 128),
-    LearningRate = arguments.Double("--lr", 1e-3),
-    WeightDecay = arguments.Double("--wd", 0.05),
-    WarmupEpochs = arguments.Double("--warmup", 1),
-    LabelSmoothing = arguments.Double("--label-smoothing", 0.1),
-    Seed = arguments.Int("--seed", 1),
-    Threads = arguments.Int("--threads", 2),
-    ImagesPerClass = arguments.Int("--limit", 0),
-    DataDirectory = dataDirectory,
-    OutputDirectory = arguments.String("--out", Path.Combine(repoRoot, "samples", "Assets", "backbone")),
-    CommandLine = "dotnet run -c Release --project samples/Pretrain"
-        + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
+    EmbedDim = parsed.GetValue(PretrainCommandLine.Dim),
+    Depth = parsed.GetValue(PretrainCommandLine.Depth),
+    NumHeads = parsed.GetValue(PretrainCommandLine.Heads),
+    PatchSize = parsed.GetValue(PretrainCommandLine.Patch),
+    Epochs = parsed.GetValue(PretrainCommandLine.Epochs),
+    BatchSize = parsed.GetValue(PretrainCommandLine.Batch),
+    LearningRate = parsed.GetValue(PretrainCommandLine.LearningRate),
+    WeightDecay = parsed.GetValue(PretrainCommandLine.WeightDecay),
+    WarmupEpochs = parsed.GetValue(PretrainCommandLine.Warmup),
+    LabelSmoothing = parsed.GetValue(PretrainCommandLine.LabelSmoothing),
+    Seed = parsed.GetValue(PretrainCommandLine.Seed),
+    Threads = parsed.GetValue(PretrainCommandLine.Threads),
+    ImagesPerClass = parsed.GetValue(PretrainCommandLine.Limit),
+    DataDirectory = PretrainCommandLine.Data.ValueIn(parsed),
+    OutputDirectory = PretrainCommandLine.Out.ValueIn(parsed),
+    CommandLine = SampleCommandLine.Describe("dotnet run -c Release --project samples/Pretrain", args),
 };
 Pretrainer.Run(settings);
 return 0;

@@ -3,16 +3,18 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.PromptTuning;
+using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.QuickStart;
-using MLNet.PromptTuning.Training;
 
 // QuickStart: prompt-tune the embedded backbone on the embedded images of classes it never saw, compare with a
 // linear probe, save, reload and predict. Every setting can be changed on the command line (see --help).
-var settings = QuickStartSettings.Parse(args);
-if (settings is null)
+if (SampleCommandLine.Parse(QuickStartSettings.CreateCommand(), args, out int exitCode) is not { } parsed)
 {
-    return 1;
+    return exitCode;
 }
+
+var settings = QuickStartSettings.From(parsed);
+var progress = TrainingProgressView.ForConsole();
 
 var clock = Stopwatch.StartNew();
 var ml = new MLContext(seed: 1);
@@ -89,13 +91,13 @@ return 0;
         NumberOfThreads = Environment.ProcessorCount,
         Device = settings.Device,
         Seed = 1,
-        Progress = new ConsoleProgress(),
+        Progress = progress,
     };
     var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
         .Append(ml.Transforms.LoadRawImageBytes("Image", settings.DataFolder, nameof(ImageFile.Path)))
         .Append(ml.MulticlassClassification.Trainers.PromptViT(options))
         .Append(ml.Transforms.Conversion.MapKeyToValue(nameof(Prediction.PredictedLabel), "PredictedLabel"));
-    var model = pipeline.Fit(train);
+    var model = progress.Run(() => pipeline.Fit(train));
     var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
     return (model, metrics);
 }
@@ -112,25 +114,4 @@ public sealed class Prediction
 
     /// <summary>The most probable class name.</summary>
     public string PredictedLabel { get; set; } = string.Empty;
-}
-
-/// <summary>Draws one progress line per epoch.</summary>
-internal sealed class ConsoleProgress : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress p)
-    {
-        switch (p.Phase)
-        {
-            case TrainingPhase.Training:
-                int width = 30;
-                int done = (int)(width * p.Step / Math.Max(1, p.TotalSteps));
-                Console.Write(string.Create(CultureInfo.InvariantCulture,
-                    $"\r  epoch {p.Epoch}/{p.TotalEpochs} [{new string('#', done)}{new string('.', width - done)}] " +
-                    $"loss {p.Loss:F3}  {p.ImagesPerSecond:F0} img/s  ETA {p.EstimatedTimeRemaining:mm\\:ss}   "));
-                break;
-            case TrainingPhase.Completed:
-                Console.WriteLine();
-                break;
-        }
-    }
 }

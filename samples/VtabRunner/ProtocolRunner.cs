@@ -8,6 +8,7 @@ using MLNet.PromptTuning.Benchmarks.Datasets;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Training;
+using Spectre.Console;
 using TorchSharp;
 
 namespace MLNet.PromptTuning.Samples.VtabRunner;
@@ -25,7 +26,7 @@ internal sealed class ProtocolRunner : IDisposable
 
     private readonly RunnerOptions _o;
     private readonly TextWriter _output;
-    private readonly ConsoleProgress _progress;
+    private readonly TrainingProgressView _progress;
     private readonly PromptMethodRegistry _registry;
     private VisionTransformer? _backbone;
     private VisionTransformer? _bf16Backbone;
@@ -37,10 +38,13 @@ internal sealed class ProtocolRunner : IDisposable
         _o = options;
         _output = output;
         _registry = registry ?? PromptMethodRegistry.Default;
-        _progress = new ConsoleProgress(output, interactive);
+        _progress = interactive ? TrainingProgressView.Live(AnsiConsole.Console) : TrainingProgressView.Plain(output);
     }
 
-    public int Run(CancellationToken cancellationToken = default)
+    /// <summary>Runs every unit not yet in the journal (with a live progress bar when interactive).</summary>
+    public int Run(CancellationToken cancellationToken = default) => _progress.Run(() => RunUnits(cancellationToken));
+
+    private int RunUnits(CancellationToken cancellationToken)
     {
         var journal = ResultsJournal.Open(_o.OutputDirectory, _o.Fingerprint(), _o.Restart);
         var directories = BenchmarkTask.Find(_o);
@@ -317,12 +321,12 @@ internal sealed class ProtocolRunner : IDisposable
     {
         private readonly BenchmarkTask _task;
         private readonly VitConfig _config;
-        private readonly ConsoleProgress _progress;
+        private readonly TrainingProgressView _progress;
         private ImageTensorDataset? _searchTrain;
         private ImageTensorDataset? _searchValidation;
         private ImageTensorDataset? _finalTrain;
 
-        public TaskData(BenchmarkTask task, VitConfig config, ConsoleProgress progress)
+        public TaskData(BenchmarkTask task, VitConfig config, TrainingProgressView progress)
         {
             _task = task;
             _config = config;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
@@ -5,48 +6,12 @@ using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Samples.VtabRunner;
 
-/// <summary>Everything one runner invocation needs; parsed from the command line by <see cref="Parse"/>.</summary>
+/// <summary>Everything one runner invocation needs; read from the command line (<see cref="RunnerCommandLine"/>)
+/// by <see cref="From"/>.</summary>
 internal sealed record RunnerOptions
 {
     /// <summary>VPT's five final-run seeds.</summary>
     public static readonly int[] PaperSeeds = { 42, 44, 82, 100, 800 };
-
-    public const string Usage = """
-        VtabRunner: the VTAB-1k / FGVC protocol of the prompt-tuning papers on one backbone and several methods.
-
-          VtabRunner (--vtab <root> | --fgvc <root>) --backbone <file.safetensors|.npz> --out <dir> [options]
-
-        Data
-          --vtab <root>            VTAB-1k root (task folders with train800.txt, val200.txt, train800val200.txt,
-                                   test.txt)
-          --fgvc <root>            FGVC root (dataset folders with train.json, val.json, test.json), or one
-                                   dataset folder
-          --tasks a,b              only these tasks (folder names; VTAB aliases such as cifar100 or pets accepted)
-          --max-train N            use the first N images of every training list (smoke runs); 0 = all (default)
-          --max-test N             use the first N test images; 0 = all (default)
-        Backbone
-          --backbone <file>        timm/HF/JAX/MAE/MoCo v3 weights (safetensors or npz)
-          --variant tiny|small|base|large   architecture (default: the vit_config stored in the file's metadata)
-          --patch 16 --image-size 224       with --variant
-          --normalization imagenet|inception|checkpoint   default imagenet (what VPT feeds every backbone)
-        Methods and protocol
-          --methods linear,vpt,tcpa,full    ids with options: vpt:PromptLength=50:Dropout=0.1, full:lr=0.0005/0.001:wd=0
-          --lr 1,5,25              learning-rate grid (default 1,5,25: base rates, see --lr-scaling)
-          --wd 0,0.001             weight-decay grid (default 0,0.001)
-          --lr-scaling batch256|none        batch256 (default) uses lr × batch / 256, as VPT's tune scripts
-          --seeds 42,44,82,100,800 final-run seeds (default VPT's five); the search uses the first
-          --epochs 100 --warmup 10 --batch 64 --optimizer sgd|adamw --schedule cosine-per-epoch|cosine|constant
-          --head-init vpt|small    head initialisation: VPT's Kaiming fan-out (default, for SGD) or timm's std 0.02
-        Execution
-          --device auto|cpu|cuda|cuda:N     default auto (CUDA when the CUDA backend is built in and a GPU is visible)
-          --threads N              libtorch CPU threads (default: libtorch's choice)
-          --precision fp32|bf16    default fp32 (bf16: frozen backbone computes in bfloat16)
-          --eval-batch 256         images per scoring batch
-          --out <dir>              journal.jsonl, results.md, results.csv; a finished unit is never rerun
-          --restart                discard the journal in --out and start over
-          --unit-checkpoints       also checkpoint every epoch, so an interrupted unit resumes mid-way (costly for
-                                   full fine-tuning: the whole backbone and its optimizer state are written each epoch)
-        """;
 
     public required string Benchmark { get; init; }
 
@@ -136,96 +101,62 @@ internal sealed record RunnerOptions
     public double EffectiveLearningRate(double gridValue) =>
         ScaleLearningRateByBatch ? gridValue * BatchSize / 256.0 : gridValue;
 
-    public static RunnerOptions Parse(IEnumerable<string> args, PromptMethodRegistry registry)
-    {
-        var a = new CommandLineArgs(args);
-        string? vtab = a.OptionalString("vtab"), fgvc = a.OptionalString("fgvc");
-        if ((vtab is null) == (fgvc is null))
-        {
-            throw new ArgumentException("Give exactly one of --vtab <root> or --fgvc <root>.");
-        }
+    /// <summary>Parses <paramref name="args"/>; every mistake is an <see cref="ArgumentException"/> that names the
+    /// option and the value.</summary>
+    public static RunnerOptions Parse(IEnumerable<string> args, PromptMethodRegistry registry) =>
+        From(SampleCommandLine.ParseOrThrow(RunnerCommandLine.CreateCommand(), args.ToList()), registry);
 
-        var backbone = a.OptionalString("backbone") ?? throw new ArgumentException("--backbone <file> is required.");
-        var output = a.OptionalString("out") ?? throw new ArgumentException("--out <dir> is required.");
-        var methods = a.List("methods", new[] { "linear", "vpt", "tcpa", "full:lr=0.0005/0.001/0.005:wd=0/0.0001" })
-            .Select(m => MethodSpec.Parse(m, registry)).ToArray();
+    /// <summary>The options a parsed command line asks for.</summary>
+    /// <exception cref="ArgumentException">A method spec is wrong or names a method twice.</exception>
+    public static RunnerOptions From(ParseResult parsed, PromptMethodRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(parsed);
+        var methods = RunnerCommandLine.Methods.ValueIn(parsed).Select(m => MethodSpec.Parse(m, registry)).ToArray();
         if (methods.Select(m => m.Label).Distinct(StringComparer.Ordinal).Count() != methods.Length)
         {
             throw new ArgumentException("--methods lists a method twice.");
         }
 
-        var normalization = a.String("normalization", "imagenet").ToLowerInvariant();
-        if (normalization is not ("imagenet" or "inception" or "checkpoint"))
-        {
-            throw new ArgumentException(
-                $"--normalization '{normalization}' is not one of imagenet, inception, checkpoint.");
-        }
-
-        var scaling = a.String("lr-scaling", "batch256").ToLowerInvariant();
-        if (scaling is not ("batch256" or "none"))
-        {
-            throw new ArgumentException($"--lr-scaling '{scaling}' is not one of batch256, none.");
-        }
-
-        var options = new RunnerOptions
+        string? vtab = parsed.GetValue(RunnerCommandLine.Vtab);
+        return new RunnerOptions
         {
             Benchmark = vtab is not null ? "vtab" : "fgvc",
-            Root = vtab ?? fgvc!,
-            Tasks = a.List("tasks", Array.Empty<string>()),
-            BackbonePath = backbone,
-            Variant = a.OptionalString("variant"),
-            PatchSize = a.Int("patch", 16),
-            ImageSize = a.Int("image-size", 224),
-            Normalization = normalization,
+            Root = vtab ?? parsed.GetValue(RunnerCommandLine.Fgvc)!,
+            Tasks = RunnerCommandLine.Tasks.ValueIn(parsed),
+            BackbonePath = parsed.GetValue(RunnerCommandLine.Backbone)!,
+            Variant = parsed.GetValue(RunnerCommandLine.Variant),
+            PatchSize = parsed.GetValue(RunnerCommandLine.Patch),
+            ImageSize = parsed.GetValue(RunnerCommandLine.ImageSize),
+            Normalization = parsed.GetValue(RunnerCommandLine.Normalization)!,
             Methods = methods,
-            LearningRates = a.Doubles("lr", new[] { 1.0, 5.0, 25.0 }),
-            WeightDecays = a.Doubles("wd", new[] { 0.0, 0.001 }),
-            ScaleLearningRateByBatch = scaling == "batch256",
-            Seeds = a.Ints("seeds", PaperSeeds),
-            Epochs = a.Int("epochs", 100),
-            WarmupEpochs = a.Double("warmup", 10),
-            BatchSize = a.Int("batch", 64),
-            Optimizer = a.String("optimizer", "sgd").ToLowerInvariant() switch
+            LearningRates = RunnerCommandLine.LearningRates.ValueIn(parsed),
+            WeightDecays = RunnerCommandLine.WeightDecays.ValueIn(parsed),
+            ScaleLearningRateByBatch = parsed.GetValue(RunnerCommandLine.LearningRateScaling) == "batch256",
+            Seeds = RunnerCommandLine.Seeds.ValueIn(parsed),
+            Epochs = parsed.GetValue(RunnerCommandLine.Epochs),
+            WarmupEpochs = parsed.GetValue(RunnerCommandLine.Warmup),
+            BatchSize = parsed.GetValue(RunnerCommandLine.Batch),
+            Optimizer = parsed.GetValue(RunnerCommandLine.Optimizer) == "adamw" ? OptimizerKind.AdamW
+                : OptimizerKind.Sgd,
+            HeadInitialization = parsed.GetValue(RunnerCommandLine.HeadInit) == "small"
+                ? HeadInitialization.SmallTruncatedNormal
+                : HeadInitialization.VptKaimingFanOut,
+            Schedule = parsed.GetValue(RunnerCommandLine.Schedule) switch
             {
-                "sgd" => OptimizerKind.Sgd,
-                "adamw" => OptimizerKind.AdamW,
-                var o => throw new ArgumentException($"--optimizer '{o}' is not one of sgd, adamw."),
-            },
-            HeadInitialization = a.String("head-init", "vpt").ToLowerInvariant() switch
-            {
-                "vpt" => HeadInitialization.VptKaimingFanOut,
-                "small" => HeadInitialization.SmallTruncatedNormal,
-                var h => throw new ArgumentException($"--head-init '{h}' is not one of vpt, small."),
-            },
-            Schedule = a.String("schedule", "cosine-per-epoch").ToLowerInvariant() switch
-            {
-                "cosine-per-epoch" => LearningRateSchedule.CosinePerEpoch,
                 "cosine" => LearningRateSchedule.Cosine,
                 "constant" => LearningRateSchedule.Constant,
-                var s => throw new ArgumentException(
-                    $"--schedule '{s}' is not one of cosine-per-epoch, cosine, constant."),
+                _ => LearningRateSchedule.CosinePerEpoch,
             },
-            Device = a.String("device", "auto"),
-            Threads = a.OptionalString("threads") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : null,
-            Precision = a.String("precision", "fp32").ToLowerInvariant() switch
-            {
-                "fp32" => TrainingPrecision.Float32,
-                "bf16" => TrainingPrecision.BFloat16,
-                var p => throw new ArgumentException($"--precision '{p}' is not one of fp32, bf16."),
-            },
-            EvaluationBatchSize = a.Int("eval-batch", 256),
-            MaxTrain = a.Int("max-train", 0),
-            MaxTest = a.Int("max-test", 0),
-            OutputDirectory = output,
-            Restart = a.Flag("restart"),
-            UnitCheckpoints = a.Flag("unit-checkpoints"),
+            Device = RunnerCommandLine.Device.ValueIn(parsed),
+            Threads = parsed.GetValue(RunnerCommandLine.Threads),
+            Precision = parsed.GetValue(RunnerCommandLine.Precision) == "bf16" ? TrainingPrecision.BFloat16
+                : TrainingPrecision.Float32,
+            EvaluationBatchSize = parsed.GetValue(RunnerCommandLine.EvaluationBatch),
+            MaxTrain = parsed.GetValue(RunnerCommandLine.MaxTrain),
+            MaxTest = parsed.GetValue(RunnerCommandLine.MaxTest),
+            OutputDirectory = parsed.GetValue(RunnerCommandLine.Out)!,
+            Restart = parsed.GetValue(RunnerCommandLine.Restart),
+            UnitCheckpoints = parsed.GetValue(RunnerCommandLine.UnitCheckpoints),
         };
-        a.RejectUnknown();
-        if (options.Seeds.Count == 0 || options.LearningRates.Count == 0 || options.WeightDecays.Count == 0)
-        {
-            throw new ArgumentException("--seeds, --lr and --wd need at least one value each.");
-        }
-
-        return options;
     }
 }
