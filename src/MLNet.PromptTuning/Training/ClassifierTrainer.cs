@@ -66,6 +66,17 @@ public sealed class ClassifierTrainer
         ImageTensorDataset? validation = null,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(train);
+        return TrainOn(model, train, validation, cancellationToken);
+    }
+
+    /// <summary>Trains on images served in batches by any source; otherwise as <see cref="Train"/>.</summary>
+    internal TrainingResult TrainOn(
+        ITrainableClassifier model,
+        IImageBatchSource train,
+        IImageBatchSource? validation,
+        CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         var o = _options;
@@ -99,7 +110,8 @@ public sealed class ClassifierTrainer
             }
 
             var (loss, accuracy, auxiliary, rate) = RunEpoch(run, epoch, reporter, memory, cancellationToken);
-            double? validationAccuracy = run.Predictor?.Accuracy(run.Validation!, run.Preprocessor);
+            double? validationAccuracy = run.Predictor?.Accuracy(run.Validation!, run.Preprocessor,
+                cancellationToken);
             var summary = new EpochSummary(epoch + 1, loss, accuracy, auxiliary, rate, validationAccuracy,
                 clock.Elapsed);
             run.History.Add(summary);
@@ -140,14 +152,20 @@ public sealed class ClassifierTrainer
         double lossSum = 0, rate = 0;
         long correct = 0, seen = 0;
         var auxiliarySums = new Dictionary<string, double>(StringComparer.Ordinal);
-        using var order = run.Shuffler.NextPermutation(run.Train.Count); // [N]
+        long[] order;
+        using (var permutation = run.Shuffler.NextPermutation(run.Train.Count)) // [N]
+        {
+            order = permutation.data<long>().ToArray();
+        }
+
+        using var batches = run.Train.Open(order, run.Options.BatchSize, cancellation);
         for (int step = 0; step < run.StepsPerEpoch; step++)
         {
             cancellation.ThrowIfCancellationRequested();
             rate = run.LearningRate * run.Scheduler.Factor(epoch, step);
             OptimizerFactory.SetLearningRate(run.Optimizer, run.Groups, rate);
             var started = Stopwatch.GetTimestamp();
-            var result = RunStep(run, step, order, context);
+            var result = RunStep(run, batches, context);
             if (!double.IsFinite(result.Loss))
             {
                 throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
@@ -173,13 +191,12 @@ public sealed class ClassifierTrainer
         return (lossSum / seen, correct / (double)seen, auxiliaryMeans, rate);
     }
 
-    /// <summary>One optimisation step on batch <paramref name="step"/> of the epoch's order, in its own dispose
-    /// scope.</summary>
-    private static StepResult RunStep(TrainingRun run, int step, torch.Tensor order, ForwardContext context)
+    /// <summary>One optimisation step on the next batch of the epoch, in its own dispose scope.</summary>
+    private static StepResult RunStep(TrainingRun run, IImageBatchStream batches, ForwardContext context)
     {
         var o = run.Options;
         using var scope = torch.NewDisposeScope();
-        var (images, labels) = run.Train.GetBatch(step, o.BatchSize, order);
+        var (images, labels) = batches.Next();
         var x = run.Preprocessor.Process(images, run.Device, augment: true); // [B, C, H, W]
         if (o.Precision == TrainingPrecision.BFloat16)
         {
@@ -213,8 +230,8 @@ public sealed class ClassifierTrainer
     private static torch.Tensor ToFloat32(torch.Tensor t) =>
         t.dtype == torch.ScalarType.Float32 ? t : t.to_type(torch.ScalarType.Float32);
 
-    private static void ValidateData(ITrainableClassifier model, ImageTensorDataset train,
-        ImageTensorDataset? validation)
+    private static void ValidateData(ITrainableClassifier model, IImageBatchSource train,
+        IImageBatchSource? validation)
     {
         if (train.Count == 0)
         {
