@@ -20,7 +20,7 @@ public sealed class DataViewImageSourceTests
     {
         public byte[] Image { get; set; } = Array.Empty<byte>();
 
-        public uint Label { get; set; }
+        public string Label { get; set; } = string.Empty;
     }
 
     [Fact]
@@ -111,11 +111,10 @@ public sealed class DataViewImageSourceTests
         var rows = images.Rows.Select((r, i) => new BytesRow
         {
             Image = broken(i) ? new byte[] { 1, 2, 3 } : File.ReadAllBytes(Path.Combine(images.Folder, r.Path)),
-            Label = (uint)(i % 3) + 1,
+            Label = $"class{i % 3}", // first seen in class order, so key k - 1 = i % 3
         }).ToList();
-        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(BytesRow));
-        schema["Label"].ColumnType = new Microsoft.ML.Data.KeyDataViewType(typeof(uint), 3);
-        IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+        IDataView raw = ml.Data.LoadFromEnumerable(rows);
+        IDataView data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
         return LabeledRows.Scan(data, "Image", "Label", new ImageInputSpec());
     }
 
