@@ -69,6 +69,10 @@ internal sealed class TrainingRun : IDisposable
 
     public LearningRateScheduler Scheduler { get; private set; } = null!;
 
+    /// <summary>Each training image's frozen features, when the model has them and nothing augments the images
+    /// (see <see cref="IFrozenFeatureClassifier"/>); otherwise null.</summary>
+    public FrozenFeatureStore? FrozenFeatures { get; private set; }
+
     /// <summary>Scores the validation set after every epoch; null without one.</summary>
     public ClassifierPredictor? Predictor { get; private set; }
 
@@ -126,6 +130,9 @@ internal sealed class TrainingRun : IDisposable
         Predictor = Validation is null ? null
             : new ClassifierPredictor(Model, Device, o.Precision, o.InferenceBatchSize);
         Fingerprint = CreateFingerprint();
+        FrozenFeatures = o.ReuseFrozenFeatures && !o.RandomResizedCrop && !o.HorizontalFlip
+            && Model is IFrozenFeatureClassifier { HasFrozenFeatures: true }
+            ? new FrozenFeatureStore(Train.Count) : null;
     }
 
     /// <summary>The result handed back to the caller.</summary>
@@ -135,6 +142,7 @@ internal sealed class TrainingRun : IDisposable
     public void Dispose()
     {
         EarlyStopping.Dispose();
+        FrozenFeatures?.Dispose();
         Optimizer?.Dispose();
         Preprocessor?.Dispose();
         Shuffler?.Dispose();
