@@ -20,6 +20,11 @@ using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
 using MLNet.PromptTuning.Training;
 
+if (args.Length > 0 && args[0] == "scale")
+{
+    return ScaleBenchmark.Run(args[1..]); // parses its own options; see ScaleBenchmark.cs
+}
+
 var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "compare";
 var a = new CommandLineArgs(args.Length > 0 && command == args[0] ? args.Skip(1) : args);
 try
