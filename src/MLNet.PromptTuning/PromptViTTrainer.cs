@@ -34,6 +34,10 @@ namespace MLNet.PromptTuning;
 /// TorchSharp-cuda-* for GPUs); not ONNX-exportable.</para>
 /// <para>Methods: VPT (Jia et al., ECCV 2022), TCPA (ICML 2025), CVPT (ICCV 2025), LSPT (arXiv 2402.17406), SEP
 /// (vision side). See docs/methods/ for each.</para>
+/// <para>Memory does not grow with the data: images are read from the data view in bounded windows, resized to the
+/// backbone's input size as they are read, and kept after their first read only up to
+/// <see cref="Options.ImageCacheMegabytes"/>; decoding runs on <see cref="Options.DataLoadingThreads"/> threads while
+/// the model computes.</para>
 /// <para>Logs go to the MLContext's <c>Log</c> event; progress to <see cref="Options.Progress"/>; cancellation through
 /// the MLContext or <see cref="Options.CancellationToken"/> stops between steps.</para>
 /// </remarks>
