@@ -21,6 +21,13 @@ using MLNet.PromptTuning.Samples;
 using MLNet.PromptTuning.Samples.Benchmarks;
 using MLNet.PromptTuning.Training;
 
+// The scale benchmark spawns itself per measurement and reads its own options (ScaleBenchmark.cs).
+if (args.Length > 0 && args[0] == "scale")
+{
+    TorchNativeLibrary.EnsureLoaded();
+    return ScaleBenchmark.Run(args[1..]);
+}
+
 if (SampleCommandLine.Parse(BenchmarksCommandLine.CreateCommand(), args, out int exitCode) is not { } parsed)
 {
     return exitCode;

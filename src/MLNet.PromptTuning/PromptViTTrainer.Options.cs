@@ -5,6 +5,7 @@ using Microsoft.ML.SearchSpace;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Data;
+using MLNet.PromptTuning.Interop;
 using MLNet.PromptTuning.Methods;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Persistence;
@@ -51,6 +52,12 @@ public sealed partial class PromptViTTrainer
 
             /// <summary>Batch size: 32.</summary>
             public const int BatchSize = TrainingOptions.Defaults.BatchSize;
+
+            /// <summary>Image cache: 1024 MiB (about 7,000 images of 224×224 RGB).</summary>
+            public const int ImageCacheMegabytes = 1024;
+
+            /// <summary>Decoding threads: half the processor count, between 1 and 8.</summary>
+            public static int DataLoadingThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 8);
         }
 
         /// <summary>The key-typed label column (use <c>MapValueToKey</c>). Default "Label".</summary>
@@ -150,6 +157,24 @@ public sealed partial class PromptViTTrainer
         /// positive finite value.
         /// </summary>
         public float PixelValueScale { get; set; } = 1f / 255f;
+
+        /// <summary>
+        /// Memory in MiB for keeping training and validation images after their first read, already resized to the
+        /// backbone's input size as 8-bit pixels (one 224×224 RGB image takes 147 KiB, so 1,000 take 144 MiB).
+        /// Images beyond it are read and decoded from the data view again every epoch, in bounded batches, so memory
+        /// does not grow with the size of the data. Default 1024; range [0, 1048576]; 0 keeps nothing.
+        /// </summary>
+        public int ImageCacheMegabytes { get; set; } = Defaults.ImageCacheMegabytes;
+
+        /// <summary>
+        /// Threads that decode and resize images while the model computes (encoded bytes and pixel vectors are
+        /// decoded on them; <c>LoadImages</c> decodes on the thread that reads the data view). Results do not depend
+        /// on it. Default null: half the processor count, between 1 and 8. Range [1, 256].
+        /// </summary>
+        public int? DataLoadingThreads { get; set; }
+
+        /// <summary>Rows one read window of the image sources holds (tests shrink it to cover many windows).</summary>
+        internal int ReadWindowRows { get; set; } = DataViewImageSource.DefaultWindowRows;
 
         /// <summary>Receives a progress report after every step and validation (synchronously, on the training
         /// thread).</summary>
@@ -251,6 +276,11 @@ public sealed partial class PromptViTTrainer
             OptionChecks.InRange(nameof(Options), nameof(ValidationSetFraction), ValidationSetFraction, 0, 0.5);
             OptionChecks.Require(PixelValueScale > 0 && float.IsFinite(PixelValueScale), nameof(Options),
                 nameof(PixelValueScale), PixelValueScale, "a positive finite multiplier");
+            OptionChecks.InRange(nameof(Options), nameof(ImageCacheMegabytes), ImageCacheMegabytes, 0, 1 << 20);
+            if (DataLoadingThreads is { } threads)
+            {
+                OptionChecks.InRange(nameof(Options), nameof(DataLoadingThreads), threads, 1, 256);
+            }
             OptionChecks.Require(EarlyStoppingPatience == 0 || ValidationSet is not null || ValidationSetFraction > 0,
                 nameof(Options), nameof(EarlyStoppingPatience), EarlyStoppingPatience,
                 "0 when there is no validation data (set Options.ValidationSet or Options.ValidationSetFraction)");

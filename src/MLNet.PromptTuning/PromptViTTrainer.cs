@@ -34,6 +34,10 @@ namespace MLNet.PromptTuning;
 /// TorchSharp-cuda-* for GPUs); not ONNX-exportable.</para>
 /// <para>Methods: VPT (Jia et al., ECCV 2022), TCPA (ICML 2025), CVPT (ICCV 2025), LSPT (arXiv 2402.17406), SEP
 /// (vision side). See docs/methods/ for each.</para>
+/// <para>Memory does not grow with the data: images are read from the data view in bounded windows, resized to the
+/// backbone's input size as they are read, and kept after their first read only up to
+/// <see cref="Options.ImageCacheMegabytes"/>; decoding runs on <see cref="Options.DataLoadingThreads"/> threads while
+/// the model computes.</para>
 /// <para>Logs go to the MLContext's <c>Log</c> event; progress to <see cref="Options.Progress"/>; cancellation through
 /// the MLContext or <see cref="Options.CancellationToken"/> stops between steps.</para>
 /// </remarks>
@@ -85,46 +89,18 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         try
         {
             var spec = new ImageInputSpec(backbone.Config.InChannels, o.PixelVectorShape);
-            using var labeled = LabeledImageReader.Read(input, o.ImageColumnName, o.LabelColumnName, spec,
-                _host.CheckAlive);
+            var labeled = LabeledRows.Scan(input, o.ImageColumnName, o.LabelColumnName, spec, _host.CheckAlive);
             var classes = labeled.Classes;
             RequireTwoClasses(classes.Count, labeled.Labels);
             if (!o.ResizeImages)
             {
-                (backbone, ownsBackbone) = AdaptToImageSize(backbone, ownsBackbone, labeled, channel);
+                (backbone, ownsBackbone) = AdaptToImageSize(backbone, ownsBackbone, labeled.ReadFirstImageSize(),
+                    channel);
             }
 
             WarnAboutChannelConversion(channel, backbone.Config);
-
-            int[] trainRows, validationRows;
-            LabeledImages? validationImages = null;
-            if (o.ValidationSet is not null)
-            {
-                validationImages = LabeledImageReader.Read(o.ValidationSet, o.ImageColumnName, o.LabelColumnName, spec,
-                    _host.CheckAlive);
-                if (validationImages.Classes.Count != classes.Count)
-                {
-                    throw new ArgumentException(
-                        $"Options.ValidationSet's label column '{o.LabelColumnName}' has " +
-                        $"{validationImages.Classes.Count} " +
-                        $"key values but the training data has {classes.Count}; map both with the same MapValueToKey.",
-                        nameof(o.ValidationSet));
-                }
-
-                trainRows = Enumerable.Range(0, labeled.Labels.Length).ToArray();
-                validationRows = Array.Empty<int>();
-            }
-            else
-            {
-                (trainRows, validationRows) = StratifiedSplit(labeled.Labels, o.ValidationSetFraction, SeedOf(o));
-            }
-
-            using var validationOwner = validationImages;
-            using var trainSet = BuildDataset(labeled, trainRows, backbone.Config);
-            using var validationSet = validationImages is not null
-                ? BuildDataset(validationImages, Enumerable.Range(0, validationImages.Labels.Length).ToArray(),
-                    backbone.Config)
-                : validationRows.Length > 0 ? BuildDataset(labeled, validationRows, backbone.Config) : null;
+            var (trainRows, validationRows) = SplitRows(labeled, spec);
+            var (trainSet, validationSet) = CreateImageSources(trainRows, validationRows, backbone.Config, channel);
 
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
@@ -150,7 +126,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             {
                 EpochCompleted = o.MetricsCallback,
             };
-            var result = trainer.Train(model, trainSet, validationSet, o.CancellationToken);
+            var result = trainer.TrainOn(model, trainSet, validationSet, o.CancellationToken);
 
             string fingerprint = BackboneFingerprint.Compute(model.Backbone);
             var settings = new ImageScoringSettings(o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
@@ -204,22 +180,12 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         }
     }
 
-    /// <summary>With resizing off, the backbone runs at the data's own image size (all images must share it).</summary>
+    /// <summary>With resizing off, the backbone runs at the data's own image size (all images must share it: the
+    /// image sources refuse one of another size when they read it).</summary>
     private static (VisionTransformer Backbone, bool Owns) AdaptToImageSize(
-        VisionTransformer backbone, bool ownsBackbone, LabeledImages images, IChannel channel)
+        VisionTransformer backbone, bool ownsBackbone, (int Height, int Width) firstImage, IChannel channel)
     {
-        int height = (int)images.Images[0].shape[1], width = (int)images.Images[0].shape[2];
-        for (int i = 1; i < images.Images.Count; i++)
-        {
-            if (images.Images[i].shape[1] != height || images.Images[i].shape[2] != width)
-            {
-                throw new ArgumentException(
-                    $"With Options.ResizeImages = false every training image must have the same size; image {i} is " +
-                    $"{images.Images[i].shape[2]}x{images.Images[i].shape[1]} but the first is {width}x{height}.",
-                    nameof(Options.ResizeImages));
-            }
-        }
-
+        var (height, width) = firstImage;
         if (height == backbone.Config.ImageHeight && width == backbone.Config.ImageWidth)
         {
             return (backbone, ownsBackbone);
@@ -252,21 +218,54 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         }
     }
 
-    private ImageTensorDataset BuildDataset(LabeledImages images, int[] rows, VitConfig config)
+    /// <summary>The training rows and the validation rows: <see cref="Options.ValidationSet"/>'s, a seeded
+    /// stratified share of the training data, or none.</summary>
+    private (LabeledRows Train, LabeledRows? Validation) SplitRows(LabeledRows labeled, ImageInputSpec spec)
     {
-        var pre = config.Preprocessing;
-        using var builder = new ImageTensorDatasetBuilder(rows.Length, pre.Channels, pre.Height, pre.Width);
-        foreach (int row in rows)
+        var o = _options;
+        if (o.ValidationSet is not null)
         {
-            _host.CheckAlive();
-            using var scope = torch.NewDisposeScope();
-            var image = PixelRounding.ToEightBitRange(images.Images[row], _options.PixelValueScale)
-                .to_type(torch.ScalarType.Byte);
-            var pixels = image.contiguous().data<byte>().ToArray();
-            builder.Add(pixels, (int)image.shape[0], (int)image.shape[1], (int)image.shape[2], images.Labels[row]);
+            var validation = LabeledRows.Scan(o.ValidationSet, o.ImageColumnName, o.LabelColumnName, spec,
+                _host.CheckAlive);
+            if (validation.Classes.Count != labeled.Classes.Count)
+            {
+                throw new ArgumentException(
+                    $"Options.ValidationSet's label column '{o.LabelColumnName}' has {validation.Classes.Count} " +
+                    $"key values but the training data has {labeled.Classes.Count}; map both with the same " +
+                    "MapValueToKey.",
+                    nameof(o.ValidationSet));
+            }
+
+            return (labeled, validation);
         }
 
-        return builder.Build();
+        var (train, held) = StratifiedSplit(labeled.Labels, o.ValidationSetFraction, SeedOf(o));
+        return held.Length == 0 ? (labeled, null) : (labeled.Subset(train), labeled.Subset(held));
+    }
+
+    /// <summary>Image sources at the backbone's input size; the cache budget goes to the training images
+    /// first.</summary>
+    private (DataViewImageSource Train, DataViewImageSource? Validation) CreateImageSources(LabeledRows train,
+        LabeledRows? validation, VitConfig config, IChannel channel)
+    {
+        var o = _options;
+        var pre = config.Preprocessing;
+        int threads = o.DataLoadingThreads ?? Options.Defaults.DataLoadingThreads;
+        var settings = new ImageLoadingSettings(pre.Channels, pre.Height, pre.Width, o.PixelValueScale,
+            RequireStoredSize: !o.ResizeImages, threads, o.ReadWindowRows, _host.CheckAlive);
+        int budget = ResizedImageCache.RowsWithin(o.ImageCacheMegabytes, settings.RowBytes, int.MaxValue);
+        var trainSet = new DataViewImageSource(train, settings, budget);
+        int left = budget - trainSet.Cache.Capacity;
+        var validationSet = validation is null ? null : new DataViewImageSource(validation, settings, left);
+        int cached = trainSet.Cache.Capacity + (validationSet?.Cache.Capacity ?? 0);
+        int total = trainSet.Count + (validationSet?.Count ?? 0);
+        channel.Info(MessageSensitivity.None,
+            $"PromptViT data: images are stored at {pre.Width}x{pre.Height}x{pre.Channels}; {cached:N0} of " +
+            $"{total:N0} are kept after their first read ({(long)cached * settings.RowBytes / (1 << 20):N0} MiB of " +
+            $"ImageCacheMegabytes = {o.ImageCacheMegabytes:N0})" +
+            (cached < total ? "; the others are decoded again every epoch" : "") +
+            $", on {threads} decoding thread{(threads == 1 ? "" : "s")}.");
+        return (trainSet, validationSet);
     }
 
     private static void RequireTwoClasses(int keyCount, int[] labels)

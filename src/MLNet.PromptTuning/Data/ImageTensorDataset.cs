@@ -7,7 +7,7 @@ namespace MLNet.PromptTuning.Data;
 /// All images share one size; <see cref="ImagePreprocessor"/> resizes each batch to the model's input size, so the
 /// cache stays as compact as the source images. Batches are views or index-selections of this tensor.
 /// </summary>
-public sealed class ImageTensorDataset : IDisposable
+public sealed class ImageTensorDataset : IDisposable, IImageBatchSource
 {
     private bool _disposed;
 
@@ -179,6 +179,12 @@ public sealed class ImageTensorDataset : IDisposable
         return (Images.index_select(0, indices), Labels.index_select(0, indices));
     }
 
+    IImageBatchStream IImageBatchSource.Open(long[]? order, int batchSize, CancellationToken cancellation)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new BatchStream(this, order, batchSize);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -218,5 +224,34 @@ public sealed class ImageTensorDataset : IDisposable
         }
 
         return result;
+    }
+
+    /// <summary>Batches of the in-memory tensor, as <see cref="GetBatch"/> cuts them.</summary>
+    private sealed class BatchStream : IImageBatchStream
+    {
+        private readonly ImageTensorDataset _dataset;
+        private readonly torch.Tensor? _order;
+        private readonly int _batchSize;
+        private int _next;
+
+        public BatchStream(ImageTensorDataset dataset, long[]? order, int batchSize)
+        {
+            _dataset = dataset;
+            _batchSize = batchSize;
+            _order = order is null ? null
+                : torch.tensor(order, new long[] { order.Length }, torch.ScalarType.Int64).DetachFromDisposeScope();
+        }
+
+        public (torch.Tensor Images, torch.Tensor Labels) Next()
+        {
+            if (_next == _dataset.BatchCount(_batchSize))
+            {
+                throw new InvalidOperationException("Every batch of this pass was already read.");
+            }
+
+            return _dataset.GetBatch(_next++, _batchSize, _order);
+        }
+
+        public void Dispose() => _order?.Dispose();
     }
 }

@@ -97,21 +97,11 @@ public sealed class ImageTensorDatasetBuilder : IDisposable
 
         using var scope = torch.NewDisposeScope();
         var image = layout == PixelLayout.ChannelsHeightWidth
-            ? torch.tensor(pixels.ToArray(), new long[] { 1, channels, height, width }, torch.ScalarType.Byte)
-            : torch.tensor(pixels.ToArray(), new long[] { 1, height, width, channels },
-                torch.ScalarType.Byte).permute(0, 3, 1, 2);
-        if (channels != Channels || height != Height || width != Width)
-        {
-            var x = ImagePreprocessor.ConvertChannels(image.to_type(torch.ScalarType.Float32), Channels);
-            if (height != Height || width != Width)
-            {
-                x = ImagePreprocessor.Resize(x, Height, Width);
-            }
-
-            image = x.to_type(torch.ScalarType.Byte); // values are already rounded and in [0, 255]
-        }
-
-        images[_count].copy_(image[0]);
+            ? torch.tensor(pixels.ToArray(), new long[] { channels, height, width }, torch.ScalarType.Byte)
+            : torch.tensor(pixels.ToArray(), new long[] { height, width, channels },
+                torch.ScalarType.Byte).permute(2, 0, 1);
+        image = StoredImageConverter.Convert(image, Channels, Height, Width);
+        images[_count].copy_(image);
         _labels[_count] = label;
         _count++;
     }

@@ -9,8 +9,10 @@ namespace MLNet.PromptTuning.Interop;
 /// <summary>
 /// Reads the image of the current row of a bound <see cref="DataViewRow"/> as a [C, H, W] tensor with
 /// <see cref="ImageInputSpec.Channels"/> channels: <c>uint8</c> for images, encoded bytes and byte pixels,
-/// <c>float32</c> (values as in the column) for float pixels. The tensor is created in the caller's dispose scope, if
-/// any. Data errors throw <see cref="InvalidDataException"/> naming the row.
+/// <c>float32</c> (values as in the column) for float pixels. The work is split in two so training can decode on
+/// worker threads: <see cref="Capture"/> copies the row's value on the cursor's thread (the only thread that may touch
+/// the cursor), and <see cref="CapturedImage.Decode"/> does the expensive part on any thread. Data errors throw
+/// <see cref="InvalidDataException"/> naming the column, the row and, when known, the file.
 /// </summary>
 internal abstract class ImageRowReader
 {
@@ -26,17 +28,35 @@ internal abstract class ImageRowReader
 
     private protected int Channels => Column.Spec.Channels;
 
-    /// <summary>Reads the current row.</summary>
-    public abstract torch.Tensor Read();
+    /// <summary>Reads and decodes the current row; the tensor is created in the caller's dispose scope, if
+    /// any.</summary>
+    public torch.Tensor Read() => Capture().Decode();
 
-    private protected InvalidDataException RowError(string problem, Exception? inner = null) =>
-        new($"Row {Row.Position} of image column '{Column.Column.Name}' {problem}", inner);
+    /// <summary>Copies the current row's value, so it can be decoded later on another thread.</summary>
+    public abstract CapturedImage Capture();
 
-    /// <summary>Planar uint8 [C, H, W] from an MLImage (BGRA32 or RGBA32, what ML.NET's SkiaSharp decoder
-    /// yields).</summary>
-    private protected torch.Tensor FromImage(MLImage image) =>
-        torch.tensor(MLImagePlanes.ToPlanar(image, Channels, p => RowError(p)),
-            new long[] { Channels, image.Height, image.Width });
+    private protected RowLocation Locate(string? path = null) => new(Column.Column.Name, Row.Position, path);
+}
+
+/// <summary>Where a captured image came from, for error messages.</summary>
+internal readonly record struct RowLocation(string ColumnName, long Row, string? Path)
+{
+    /// <summary>An error naming the row, the column and the file when known.</summary>
+    public InvalidDataException Error(string problem, Exception? inner = null) =>
+        new($"Row {Row} of image column '{ColumnName}'" + (Path is null ? "" : $" (file '{Path}')") + $" {problem}",
+            inner);
+}
+
+/// <summary>One row's image value, copied out of the cursor and not yet decoded.</summary>
+internal abstract class CapturedImage
+{
+    private protected CapturedImage(RowLocation location) => Location = location;
+
+    /// <summary>Where the value came from.</summary>
+    public RowLocation Location { get; }
+
+    /// <summary>Decodes to [C, H, W] in the calling thread's dispose scope; thread-safe.</summary>
+    public abstract torch.Tensor Decode();
 }
 
 /// <summary>Reads <c>MLImage</c> values.</summary>
@@ -50,15 +70,32 @@ internal sealed class MLImageRowReader : ImageRowReader
     public MLImageRowReader(ImageColumn column, DataViewRow row)
         : base(column, row) => _getter = row.GetGetter<MLImage>(column.Column);
 
-    public override torch.Tensor Read()
+    public override CapturedImage Capture()
     {
         _getter(ref _image!);
         if (_image is null)
         {
-            throw RowError("has no image (the value is null).");
+            throw Locate().Error("has no image (the value is null).");
         }
 
-        return FromImage(_image);
+        // LoadImages tags each image with its file; the decoder hides truncation, so Decode checks the file itself.
+        var location = Locate(_image.Tag as string);
+        byte[] planes = MLImagePlanes.ToPlanar(_image, Channels, p => location.Error(p));
+        return new PlanarBytes(location, planes, new long[] { Channels, _image.Height, _image.Width });
+    }
+
+    private sealed class PlanarBytes(RowLocation location, byte[] planes, long[] shape) : CapturedImage(location)
+    {
+        public override torch.Tensor Decode()
+        {
+            if (Location.Path is { } path && File.Exists(path) &&
+                EncodedImageIntegrity.FindTruncation(File.ReadAllBytes(path)) is { } problem)
+            {
+                throw Location.Error($"{problem}; re-copy or remove the file.");
+            }
+
+            return torch.tensor(planes, shape);
+        }
     }
 }
 
@@ -67,39 +104,47 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
 {
     private readonly ValueGetter<VBuffer<byte>> _getter;
     private VBuffer<byte> _buffer;
-    private byte[] _bytes = Array.Empty<byte>();
 
     public EncodedBytesRowReader(ImageColumn column, DataViewRow row)
         : base(column, row) => _getter = row.GetGetter<VBuffer<byte>>(column.Column);
 
-    public override torch.Tensor Read()
+    public override CapturedImage Capture()
     {
         _getter(ref _buffer);
-        int length = _buffer.Length;
-        if (length == 0)
+        if (_buffer.Length == 0)
         {
-            throw RowError("is empty; expected the bytes of an encoded image file.");
+            throw Locate().Error("is empty; expected the bytes of an encoded image file.");
         }
 
-        if (_bytes.Length < length)
-        {
-            _bytes = new byte[length];
-        }
+        var bytes = new byte[_buffer.Length];
+        _buffer.CopyTo(bytes);
+        return new EncodedFile(Locate(), bytes, Channels);
+    }
 
-        _buffer.CopyTo(_bytes.AsSpan(0, length));
-        MLImage image;
-        try
+    private sealed class EncodedFile(RowLocation location, byte[] bytes, int channels) : CapturedImage(location)
+    {
+        public override torch.Tensor Decode()
         {
-            image = MLImage.CreateFromStream(new MemoryStream(_bytes, 0, length, writable: false));
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            throw RowError($"could not be decoded as an image ({length} bytes): {e.Message}", e);
-        }
+            if (EncodedImageIntegrity.FindTruncation(bytes) is { } problem)
+            {
+                throw Location.Error($"{problem}; re-copy or remove the file.");
+            }
 
-        using (image)
-        {
-            return FromImage(image);
+            MLImage image;
+            try
+            {
+                image = MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw Location.Error($"could not be decoded as an image ({bytes.Length} bytes): {e.Message}", e);
+            }
+
+            using (image)
+            {
+                byte[] planes = MLImagePlanes.ToPlanar(image, channels, p => Location.Error(p));
+                return torch.tensor(planes, new long[] { channels, image.Height, image.Width });
+            }
         }
     }
 }
@@ -109,7 +154,6 @@ internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
     where T : unmanaged
 {
     private readonly ValueGetter<VBuffer<T>> _getter;
-    private readonly T[] _source;
     private VBuffer<T> _buffer;
 
     private protected PlanarPixelsRowReader(ImageColumn column, DataViewRow row)
@@ -117,35 +161,46 @@ internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
     {
         _getter = row.GetGetter<VBuffer<T>>(column.Column);
         Shape = column.PixelShape!.Value;
-        _source = new T[Shape.Size];
     }
 
     private protected PixelShape Shape { get; }
 
-    public override torch.Tensor Read()
+    public override CapturedImage Capture()
     {
         _getter(ref _buffer);
-        if (_buffer.Length != _source.Length)
+        if (_buffer.Length != Shape.Size)
         {
-            throw RowError($"has {_buffer.Length} values; expected {_source.Length} ({Shape}).");
+            throw Locate().Error($"has {_buffer.Length} values; expected {Shape.Size} ({Shape}).");
         }
 
-        _buffer.CopyTo(_source);
-        Check(_source);
-        int pixelCount = Shape.Height * Shape.Width;
-        var planar = new T[Channels * pixelCount];
-        ConvertPlanes(_source, pixelCount, planar);
-        return ToTensor(planar, new long[] { Channels, Shape.Height, Shape.Width });
+        var source = new T[Shape.Size];
+        _buffer.CopyTo(source);
+        return new Pixels(Locate(), source, this);
     }
 
     /// <summary>Throws a row error when the values cannot be pixels.</summary>
-    private protected virtual void Check(T[] values)
+    private protected virtual void Check(T[] values, RowLocation location)
     {
     }
 
     private protected abstract void ConvertPlanes(T[] source, int pixelCount, T[] destination);
 
     private protected abstract torch.Tensor ToTensor(T[] planar, long[] shape);
+
+    /// <summary>Holds the copied values; conversion reads only immutable state of the reader.</summary>
+    private sealed class Pixels(RowLocation location, T[] source, PlanarPixelsRowReader<T> reader)
+        : CapturedImage(location)
+    {
+        public override torch.Tensor Decode()
+        {
+            reader.Check(source, Location);
+            var shape = reader.Shape;
+            int pixelCount = shape.Height * shape.Width;
+            var planar = new T[reader.Channels * pixelCount];
+            reader.ConvertPlanes(source, pixelCount, planar);
+            return reader.ToTensor(planar, new long[] { reader.Channels, shape.Height, shape.Width });
+        }
+    }
 }
 
 /// <summary>Reads channel-planar byte pixel vectors.</summary>
@@ -170,15 +225,14 @@ internal sealed class SinglePixelsRowReader : PlanarPixelsRowReader<float>
     {
     }
 
-    private protected override void Check(float[] values)
+    private protected override void Check(float[] values, RowLocation location)
     {
         int bad = PixelConversion.IndexOfNonFinite(values);
         if (bad >= 0)
         {
-            throw RowError(
+            throw location.Error(
                 $"holds a non-finite pixel value ({values[bad].ToString(CultureInfo.InvariantCulture)}) at index " +
-                $"{bad}; " +
-                           "pixels must be finite numbers.");
+                $"{bad}; pixels must be finite numbers.");
         }
     }
 

@@ -15,7 +15,7 @@ namespace MLNet.PromptTuning.Modeling;
 /// is the model's <see cref="Scope"/>: the method's and the head's parameters, and the backbone's own when the scope
 /// says so (full fine-tuning).
 /// </summary>
-public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
+public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier, IFrozenFeatureClassifier
 {
     private readonly VisionTransformer _backbone;
     private readonly ModuleDict<PromptMethod> _prompt;
@@ -165,6 +165,22 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier
         var logits = _head.call(features.to(ScalarType.Float32));                         // [B, C]
         return new ClassifierOutput(logits, promptContext.AuxiliaryLosses);
     }
+
+    /// <inheritdoc/>
+    bool IFrozenFeatureClassifier.HasFrozenFeatures =>
+        _method.FeaturesDependOnImageOnly && !Scope.TrainsBackbone && Scope.BackboneStochasticDepthRate == 0;
+
+    /// <inheritdoc/>
+    Tensor IFrozenFeatureClassifier.ComputeFeatures(Tensor images, ForwardContext context)
+    {
+        using var noGrad = torch.no_grad();
+        var input = images.dtype == ComputePrecision ? images : images.to(ComputePrecision);
+        var promptContext = _backbone.Run(input, _method, context, Scope);
+        return _method.SelectFeatures(promptContext).to(ScalarType.Float32); // [B, D]
+    }
+
+    /// <inheritdoc/>
+    Tensor IFrozenFeatureClassifier.Classify(Tensor features) => _head.call(features);
 
     /// <summary>Logits for normalised images in evaluation mode, without gradients, [B, C].</summary>
     public Tensor Predict(Tensor images)

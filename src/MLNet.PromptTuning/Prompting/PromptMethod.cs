@@ -69,6 +69,14 @@ public abstract class PromptMethod : nn.Module
     {
     }
 
+    /// <summary>
+    /// True when the features this method hands to the head depend on the image alone: no trainable parameter, no
+    /// randomness, nothing that changes with the epoch or the training mode. Without augmentation the trainer then
+    /// computes each image's features once and trains the head on the stored features in later epochs. Default
+    /// false.
+    /// </summary>
+    public virtual bool FeaturesDependOnImageOnly => false;
+
     /// <summary>The features fed to the head, [B, D]. Defaults to the backbone's own pooling.</summary>
     public virtual Tensor SelectFeatures(PromptContext context) => context.PoolWithBackbone();
 

@@ -87,20 +87,26 @@ public sealed class ClassifierPredictor
         return Accuracy(data, preprocessor);
     }
 
-    internal double Accuracy(ImageTensorDataset data, ImagePreprocessor preprocessor)
+    internal double Accuracy(IImageBatchSource data, ImagePreprocessor preprocessor,
+        CancellationToken cancellation = default)
     {
         if (data.Count == 0)
         {
             return 0;
         }
 
+        _model.SetTrainingMode(false);
+        using var noGrad = torch.no_grad();
+        using var batches = data.Open(null, BatchSize, cancellation);
         long correct = 0;
-        ForEachBatch(preprocessor, data.Images, (logits, start) =>
+        for (long start = 0; start < data.Count; start += BatchSize)
         {
-            var predicted = logits.argmax(1); // [B]
-            var labels = data.Labels.narrow(0, start, predicted.shape[0]).to(_device); // [B]
-            correct += predicted.eq(labels).sum().item<long>();
-        });
+            using var scope = torch.NewDisposeScope();
+            var (images, labels) = batches.Next(); // [B, C, H, W], [B]
+            var predicted = Logits(preprocessor, images).argmax(1); // [B]
+            correct += predicted.eq(labels.to(_device)).sum().item<long>();
+        }
+
         return correct / (double)data.Count;
     }
 
@@ -121,19 +127,20 @@ public sealed class ClassifierPredictor
         {
             using var scope = torch.NewDisposeScope();
             var length = Math.Min(BatchSize, count - start);
-            var x = preprocessor.Process(images.narrow(0, start, length), _device); // [B, C, H, W]
-            if (_precision == TrainingPrecision.BFloat16)
-            {
-                x = x.to_type(torch.ScalarType.BFloat16);
-            }
-
-            var logits = _model.Forward(x, ForwardContext.Inference).Logits;
-            if (logits.dtype != torch.ScalarType.Float32)
-            {
-                logits = logits.to_type(torch.ScalarType.Float32);
-            }
-
-            consume(logits, start);
+            consume(Logits(preprocessor, images.narrow(0, start, length)), start);
         }
+    }
+
+    /// <summary>float32 logits [B, classes] of one batch of images, in the caller's scope.</summary>
+    private torch.Tensor Logits(ImagePreprocessor preprocessor, torch.Tensor images)
+    {
+        var x = preprocessor.Process(images, _device); // [B, C, H, W]
+        if (_precision == TrainingPrecision.BFloat16)
+        {
+            x = x.to_type(torch.ScalarType.BFloat16);
+        }
+
+        var logits = _model.Forward(x, ForwardContext.Inference).Logits;
+        return logits.dtype == torch.ScalarType.Float32 ? logits : logits.to_type(torch.ScalarType.Float32);
     }
 }

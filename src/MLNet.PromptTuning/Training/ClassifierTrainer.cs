@@ -66,6 +66,17 @@ public sealed class ClassifierTrainer
         ImageTensorDataset? validation = null,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(train);
+        return TrainOn(model, train, validation, cancellationToken);
+    }
+
+    /// <summary>Trains on images served in batches by any source; otherwise as <see cref="Train"/>.</summary>
+    internal TrainingResult TrainOn(
+        ITrainableClassifier model,
+        IImageBatchSource train,
+        IImageBatchSource? validation,
+        CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         var o = _options;
@@ -99,7 +110,8 @@ public sealed class ClassifierTrainer
             }
 
             var (loss, accuracy, auxiliary, rate) = RunEpoch(run, epoch, reporter, memory, cancellationToken);
-            double? validationAccuracy = run.Predictor?.Accuracy(run.Validation!, run.Preprocessor);
+            double? validationAccuracy = run.Predictor?.Accuracy(run.Validation!, run.Preprocessor,
+                cancellationToken);
             var summary = new EpochSummary(epoch + 1, loss, accuracy, auxiliary, rate, validationAccuracy,
                 clock.Elapsed);
             run.History.Add(summary);
@@ -140,14 +152,24 @@ public sealed class ClassifierTrainer
         double lossSum = 0, rate = 0;
         long correct = 0, seen = 0;
         var auxiliarySums = new Dictionary<string, double>(StringComparer.Ordinal);
-        using var order = run.Shuffler.NextPermutation(run.Train.Count); // [N]
+        long[] order;
+        using (var permutation = run.Shuffler.NextPermutation(run.Train.Count)) // [N]
+        {
+            order = permutation.data<long>().ToArray();
+        }
+
+        // A linear probe whose features are all stored reads no image at all.
+        using var batches = run.FrozenFeatures is { IsComplete: true } ? null
+            : run.Train.Open(order, run.Options.BatchSize, cancellation);
         for (int step = 0; step < run.StepsPerEpoch; step++)
         {
             cancellation.ThrowIfCancellationRequested();
             rate = run.LearningRate * run.Scheduler.Factor(epoch, step);
             OptimizerFactory.SetLearningRate(run.Optimizer, run.Groups, rate);
             var started = Stopwatch.GetTimestamp();
-            var result = RunStep(run, step, order, context);
+            int first = step * run.Options.BatchSize;
+            var indices = order.AsSpan(first, Math.Min(run.Options.BatchSize, order.Length - first));
+            var result = RunStep(run, batches, indices, context);
             if (!double.IsFinite(result.Loss))
             {
                 throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
@@ -173,26 +195,21 @@ public sealed class ClassifierTrainer
         return (lossSum / seen, correct / (double)seen, auxiliaryMeans, rate);
     }
 
-    /// <summary>One optimisation step on batch <paramref name="step"/> of the epoch's order, in its own dispose
-    /// scope.</summary>
-    private static StepResult RunStep(TrainingRun run, int step, torch.Tensor order, ForwardContext context)
+    /// <summary>One optimisation step on the next batch of the epoch (the images at <paramref name="indices"/>), in
+    /// its own dispose scope.</summary>
+    private static StepResult RunStep(TrainingRun run, IImageBatchStream? batches, ReadOnlySpan<long> indices,
+        ForwardContext context)
     {
         var o = run.Options;
         using var scope = torch.NewDisposeScope();
-        var (images, labels) = run.Train.GetBatch(step, o.BatchSize, order);
-        var x = run.Preprocessor.Process(images, run.Device, augment: true); // [B, C, H, W]
-        if (o.Precision == TrainingPrecision.BFloat16)
-        {
-            x = x.to_type(torch.ScalarType.BFloat16);
-        }
-
-        var y = labels.to(run.Device); // [B]
         run.Optimizer.zero_grad();
-        var output = run.Model.Forward(x, context);
-        var logits = ToFloat32(output.Logits); // [B, C]
+        var (logits, labels, auxiliaryLosses) = run.FrozenFeatures is { } features
+            ? HeadOnFrozenFeatures(run, features, batches, indices, context)
+            : FullForward(run, batches!, context);
+        var y = labels.to(run.Device); // [B]
         var objective = torch.nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
         var auxiliary = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var term in output.AuxiliaryLosses)
+        foreach (var term in auxiliaryLosses)
         {
             var value = ToFloat32(term.Value);
             objective = objective + value;
@@ -210,11 +227,53 @@ public sealed class ClassifierTrainer
         return new StepResult(objective.item<float>(), labels.shape[0], correct, auxiliary);
     }
 
+    /// <summary>The whole model on the next batch: float32 logits [B, C], labels [B], auxiliary losses.</summary>
+    private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary) FullForward(
+        TrainingRun run, IImageBatchStream batches, ForwardContext context)
+    {
+        var (images, labels) = batches.Next();
+        var output = run.Model.Forward(Preprocess(run, images), context);
+        return (ToFloat32(output.Logits), labels, output.AuxiliaryLosses);
+    }
+
+    /// <summary>
+    /// The head on frozen features: computed from the next batch (and stored) while the store is incomplete, read
+    /// from the store afterwards. The features equal those of the full forward pass, so the step does too.
+    /// </summary>
+    private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary)
+        HeadOnFrozenFeatures(TrainingRun run, FrozenFeatureStore store, IImageBatchStream? batches,
+            ReadOnlySpan<long> indices, ForwardContext context)
+    {
+        var model = (IFrozenFeatureClassifier)run.Model;
+        torch.Tensor features, labels;
+        if (batches is null)
+        {
+            (features, labels) = store.Get(indices);
+            features = features.to(run.Device);
+        }
+        else
+        {
+            var (images, batchLabels) = batches.Next();
+            features = model.ComputeFeatures(Preprocess(run, images), context); // [B, D]
+            labels = batchLabels;
+            store.Put(indices, features, labels);
+        }
+
+        return (model.Classify(features), labels, Array.Empty<AuxiliaryLoss>());
+    }
+
+    /// <summary>Resized, augmented and normalised images on the device, in the compute precision.</summary>
+    private static torch.Tensor Preprocess(TrainingRun run, torch.Tensor images)
+    {
+        var x = run.Preprocessor.Process(images, run.Device, augment: true); // [B, C, H, W]
+        return run.Options.Precision == TrainingPrecision.BFloat16 ? x.to_type(torch.ScalarType.BFloat16) : x;
+    }
+
     private static torch.Tensor ToFloat32(torch.Tensor t) =>
         t.dtype == torch.ScalarType.Float32 ? t : t.to_type(torch.ScalarType.Float32);
 
-    private static void ValidateData(ITrainableClassifier model, ImageTensorDataset train,
-        ImageTensorDataset? validation)
+    private static void ValidateData(ITrainableClassifier model, IImageBatchSource train,
+        IImageBatchSource? validation)
     {
         if (train.Count == 0)
         {

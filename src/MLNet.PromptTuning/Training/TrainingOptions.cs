@@ -90,6 +90,12 @@ public record TrainingOptions
     public int? NumberOfThreads { get; set; }
 
     /// <summary>
+    /// Lets a linear probe without augmentation compute each image's frozen features once and train the head on them
+    /// afterwards (true). Tests turn it off to compare with the full forward pass every step.
+    /// </summary>
+    internal bool ReuseFrozenFeatures { get; set; } = true;
+
+    /// <summary>
     /// Compute device: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. Default <c>auto</c>: for the engine the
     /// first CUDA device when one is available, else the CPU; in ML.NET the MLContext's <c>GpuDeviceId</c> when it is
     /// set and CUDA is available, else the CPU. CUDA needs the application built with <c>-p:TorchBackend=cuda</c>.

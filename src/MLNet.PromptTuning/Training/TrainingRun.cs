@@ -15,8 +15,8 @@ internal sealed class TrainingRun : IDisposable
     private const long ShuffleSeedSalt = 0x5EED_5117;
     private const long AugmentSeedSalt = 0x0A06_3E47;
 
-    private TrainingRun(TrainingOptions options, ITrainableClassifier model, ImageTensorDataset train,
-        ImageTensorDataset? validation)
+    private TrainingRun(TrainingOptions options, ITrainableClassifier model, IImageBatchSource train,
+        IImageBatchSource? validation)
     {
         Options = options;
         Model = model;
@@ -26,7 +26,7 @@ internal sealed class TrainingRun : IDisposable
         LearningRate = options.LearningRate ?? defaults.LearningRate;
         WarmupEpochs = options.WarmupEpochs ?? Math.Min(defaults.WarmupEpochs, options.MaxEpoch);
         Seed = options.Seed ?? TrainingOptions.Defaults.Seed;
-        StepsPerEpoch = train.BatchCount(options.BatchSize);
+        StepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
         TotalSteps = (long)options.MaxEpoch * StepsPerEpoch;
         EarlyStopping = new EarlyStopping(options.EarlyStoppingPatience, options.EarlyStoppingMinDelta,
             options.MaxEpoch);
@@ -36,9 +36,9 @@ internal sealed class TrainingRun : IDisposable
 
     public ITrainableClassifier Model { get; }
 
-    public ImageTensorDataset Train { get; }
+    public IImageBatchSource Train { get; }
 
-    public ImageTensorDataset? Validation { get; }
+    public IImageBatchSource? Validation { get; }
 
     /// <summary>The peak learning rate in use: <see cref="TrainingOptions.LearningRate"/> or the model's
     /// default.</summary>
@@ -69,6 +69,10 @@ internal sealed class TrainingRun : IDisposable
 
     public LearningRateScheduler Scheduler { get; private set; } = null!;
 
+    /// <summary>Each training image's frozen features, when the model has them and nothing augments the images
+    /// (see <see cref="IFrozenFeatureClassifier"/>); otherwise null.</summary>
+    public FrozenFeatureStore? FrozenFeatures { get; private set; }
+
     /// <summary>Scores the validation set after every epoch; null without one.</summary>
     public ClassifierPredictor? Predictor { get; private set; }
 
@@ -89,8 +93,8 @@ internal sealed class TrainingRun : IDisposable
     /// Resolves the settings for <paramref name="model"/>, moves it to the device, and builds the run's components in
     /// a fixed order (the global seed is set before anything draws from it, so a seeded run is reproducible).
     /// </summary>
-    public static TrainingRun Start(TrainingOptions options, ITrainableClassifier model, ImageTensorDataset train,
-        ImageTensorDataset? validation)
+    public static TrainingRun Start(TrainingOptions options, ITrainableClassifier model, IImageBatchSource train,
+        IImageBatchSource? validation)
     {
         var run = new TrainingRun(options, model, train, validation);
         try
@@ -126,6 +130,9 @@ internal sealed class TrainingRun : IDisposable
         Predictor = Validation is null ? null
             : new ClassifierPredictor(Model, Device, o.Precision, o.InferenceBatchSize);
         Fingerprint = CreateFingerprint();
+        FrozenFeatures = o.ReuseFrozenFeatures && !o.RandomResizedCrop && !o.HorizontalFlip
+            && Model is IFrozenFeatureClassifier { HasFrozenFeatures: true }
+            ? new FrozenFeatureStore(Train.Count) : null;
     }
 
     /// <summary>The result handed back to the caller.</summary>
@@ -135,6 +142,7 @@ internal sealed class TrainingRun : IDisposable
     public void Dispose()
     {
         EarlyStopping.Dispose();
+        FrozenFeatures?.Dispose();
         Optimizer?.Dispose();
         Preprocessor?.Dispose();
         Shuffler?.Dispose();
@@ -145,7 +153,7 @@ internal sealed class TrainingRun : IDisposable
         var o = Options;
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
-        static string Shape(ImageTensorDataset d) => $"{d.Count}x{d.Channels}x{d.Height}x{d.Width}";
+        static string Shape(IImageBatchSource d) => $"{d.Count}x{d.Channels}x{d.Height}x{d.Width}";
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [nameof(o.Optimizer)] = o.Optimizer.ToString(),

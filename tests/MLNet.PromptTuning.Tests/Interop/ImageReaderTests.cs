@@ -199,7 +199,7 @@ public sealed class ImageReaderTests
             Label = "a" } });
 
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            LabeledImageReader.Read(data, "Pixels", "Label", new ImageInputSpec(3, new PixelShape(3, 4, 4))));
+            LabeledRows.Scan(data, "Pixels", "Label", new ImageInputSpec(3, new PixelShape(3, 4, 4))));
         Assert.Contains("label column 'Label' has type String", e.Message);
         Assert.Contains("MapValueToKey(\"Label\")", e.Message);
 
@@ -209,7 +209,7 @@ public sealed class ImageReaderTests
         Assert.Contains("MapValueToKey(\"Label\")", shapeError.Message);
 
         var missing = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            LabeledImageReader.Read(data, "Pixels", "Class", new ImageInputSpec(3, new PixelShape(3, 4, 4))));
+            LabeledRows.Scan(data, "Pixels", "Class", new ImageInputSpec(3, new PixelShape(3, 4, 4))));
         Assert.Contains("label column 'Class' was not found", missing.Message);
     }
 
@@ -221,13 +221,13 @@ public sealed class ImageReaderTests
 
         IDataView empty = _ml.Data.LoadFromEnumerable(Array.Empty<KeyLabelRow>());
         var e = Assert.Throws<ArgumentException>(() =>
-            LabeledImageReader.Read(loadImages.Fit(empty).Transform(empty), "Image", "Label", new ImageInputSpec()));
+            LabeledRows.Scan(loadImages.Fit(empty).Transform(empty), "Image", "Label", new ImageInputSpec()));
         Assert.StartsWith("The training data is empty: no rows were read from columns 'Image' and 'Label'.", e.Message);
 
         IDataView unlabeled = _ml.Data.LoadFromEnumerable(images.Rows.Select(r =>
             new KeyLabelRow { Path = r.Path, Label = KeyLabelRow.Missing }));
         e = Assert.Throws<ArgumentException>(() =>
-            LabeledImageReader.Read(loadImages.Fit(unlabeled).Transform(unlabeled), "Image", "Label",
+            LabeledRows.Scan(loadImages.Fit(unlabeled).Transform(unlabeled), "Image", "Label",
                 new ImageInputSpec()));
         Assert.StartsWith(
             "The training data has no labelled rows: all 2 rows have a missing value in label column 'Label'",
@@ -243,12 +243,21 @@ public sealed class ImageReaderTests
             new KeyLabelRow { Path = r.Path, Label = keys[i] }));
         IDataView data = _ml.Transforms.LoadImages("Image", images.Folder, "Path").Fit(rows).Transform(rows);
 
-        using LabeledImages read = LabeledImageReader.Read(data, "Image", "Label", new ImageInputSpec());
+        LabeledRows read = LabeledRows.Scan(data, "Image", "Label", new ImageInputSpec());
         Assert.Equal(new[] { 1, 2, 0 }, read.Labels);
+        Assert.Equal(new long[] { 0, 2, 3 }, read.Positions);
         Assert.Equal(1, read.SkippedUnlabeled);
         Assert.Equal(3, read.Classes.Count);
         Assert.Null(read.Classes.ValueType);
-        Assert.Equal(images.PlanarRgb(3), read.Images[2].data<byte>().ToArray());
+
+        var source = new DataViewImageSource(read,
+            new ImageLoadingSettings(3, images.Height, images.Width, 1f / 255f, RequireStoredSize: true, Threads: 1),
+            cacheRows: 0);
+        using var batches = source.Open(null, 3, CancellationToken.None);
+        using var scope = torch.NewDisposeScope();
+        var (pixels, labels) = batches.Next();
+        Assert.Equal(new long[] { 1, 2, 0 }, labels.data<long>().ToArray());
+        Assert.Equal(images.PlanarRgb(3), pixels[2].data<byte>().ToArray());
     }
 
     private static List<T> ReadTensors<T>(IDataView data, string column, ImageInputSpec spec, Func<torch.Tensor,

@@ -14,4 +14,7 @@ public sealed partial class LinearProbeMethod : PromptMethod
     {
         RegisterComponents();
     }
+
+    /// <summary>True: the head reads the frozen backbone's own pooled features.</summary>
+    public override bool FeaturesDependOnImageOnly => true;
 }
