@@ -118,9 +118,10 @@ public sealed partial class PromptViTTrainer
         public HeadInitialization HeadInitialization { get; set; } = HeadInitialization.SmallTruncatedNormal;
 
         /// <summary>
-        /// Data scored after every epoch. It must already have the training data's columns in their trained form: a
-        /// key-typed label mapped by the same <c>MapValueToKey</c> and the image column (run the pipeline's preceding
-        /// transforms on it). Default null.
+        /// Data scored after every epoch. It does not pass through the pipeline, so it must already have the training
+        /// data's columns in their trained form: a key-typed label mapped by the same <c>MapValueToKey</c> and the
+        /// image column. Pass <c>prepare.Transform(validationRows)</c>, where <c>prepare</c> is the part of the
+        /// pipeline before the trainer, fitted on the training rows. Default null.
         /// </summary>
         [JsonIgnore]
         public IDataView? ValidationSet { get; set; }
@@ -161,7 +162,11 @@ public sealed partial class PromptViTTrainer
         [JsonIgnore]
         public Action<EpochSummary>? MetricsCallback { get; set; }
 
-        /// <summary>Cancels training between steps.</summary>
+        /// <summary>
+        /// Cancels training between steps with an
+        /// <see cref="OperationCanceledException"/>; the way to stop a run, since MLContext has no public cancel
+        /// method. Default: none.
+        /// </summary>
         [JsonIgnore]
         public CancellationToken CancellationToken { get; set; }
 

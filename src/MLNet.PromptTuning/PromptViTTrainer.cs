@@ -31,11 +31,12 @@ namespace MLNet.PromptTuning;
 /// </list>
 /// <para>Trainer characteristics: multiclass classification; no normalization or caching needed (images are resized
 /// and normalised inside, from the backbone's preprocessing); needs a TorchSharp native package (TorchSharp-cpu, or
-/// TorchSharp-cuda-* for GPUs); not ONNX-exportable.</para>
+/// TorchSharp-cuda-* for GPUs); exportable to ONNX with <c>mlContext.Model.ConvertToOnnx</c> (docs/onnx.md).</para>
 /// <para>Methods: VPT (Jia et al., ECCV 2022), TCPA (ICML 2025), CVPT (ICCV 2025), LSPT (arXiv 2402.17406), SEP
 /// (vision side). See docs/methods/ for each.</para>
-/// <para>Logs go to the MLContext's <c>Log</c> event; progress to <see cref="Options.Progress"/>; cancellation through
-/// the MLContext or <see cref="Options.CancellationToken"/> stops between steps.</para>
+/// <para>Logs go to the MLContext's <c>Log</c> event; progress to <see cref="Options.Progress"/>; cancelling
+/// <see cref="Options.CancellationToken"/> stops training between steps (MLContext has no public cancel method;
+/// ML.NET's internal cancellation of the context is checked at the same points).</para>
 /// </remarks>
 public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
 {
@@ -94,12 +95,13 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                 (backbone, ownsBackbone) = AdaptToImageSize(backbone, ownsBackbone, labeled, channel);
             }
 
-            WarnAboutChannelConversion(channel, backbone.Config);
+            WarnAboutChannelConversion(channel, backbone.Config, labeled);
 
             int[] trainRows, validationRows;
             LabeledImages? validationImages = null;
             if (o.ValidationSet is not null)
             {
+                CheckValidationSchema(o.ValidationSet.Schema);
                 validationImages = LabeledImageReader.Read(o.ValidationSet, o.ImageColumnName, o.LabelColumnName, spec,
                     _host.CheckAlive);
                 if (validationImages.Classes.Count != classes.Count)
@@ -269,6 +271,29 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         return builder.Build();
     }
 
+    /// <summary>
+    /// Options.ValidationSet bypasses the pipeline, so it must arrive in the trained form; a raw view (a string label,
+    /// a path column) is the usual mistake, and the error says which option holds it.
+    /// </summary>
+    private void CheckValidationSchema(DataViewSchema schema)
+    {
+        try
+        {
+            var shape = SchemaChecks.ToShape(schema);
+            SchemaChecks.CheckLabelColumn(shape, _options.LabelColumnName);
+            SchemaChecks.CheckImageColumn(shape, _options.ImageColumnName);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException(
+                "Options.ValidationSet must already be transformed like the training data at the trainer (a " +
+                "key-typed label from the same MapValueToKey and the image column): pass " +
+                "prepare.Transform(validationRows), " +
+                "where prepare is the pipeline before the trainer fitted on the training rows. " + e.Message,
+                nameof(Options.ValidationSet), e);
+        }
+    }
+
     private static void RequireTwoClasses(int keyCount, int[] labels)
     {
         if (keyCount < 2)
@@ -287,12 +312,14 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         }
     }
 
-    private void WarnAboutChannelConversion(IChannel channel, VitConfig config)
+    private void WarnAboutChannelConversion(IChannel channel, VitConfig config, LabeledImages images)
     {
-        if (config.InChannels == 1)
+        // Decoders hand out gray images as RGB with equal channels; only true colour loses anything in the luma step.
+        if (config.InChannels == 1 && images.ColorImagesReduced > 0)
         {
             channel.Warning(MessageSensitivity.None,
-                "The backbone takes 1-channel images: color inputs are converted to grayscale (ITU-R 601 luma).");
+                $"The backbone takes 1-channel images: {images.ColorImagesReduced} of {images.Images.Count} " +
+                "training images are in color and were converted to grayscale (ITU-R 601 luma).");
         }
         else if (_options.PixelVectorShape is { Channels: 1 })
         {

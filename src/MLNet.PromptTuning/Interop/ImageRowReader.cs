@@ -26,6 +26,9 @@ internal abstract class ImageRowReader
 
     private protected int Channels => Column.Spec.Channels;
 
+    /// <summary>Images read so far that were in colour and were reduced to one channel (luma).</summary>
+    public long ColorImagesReduced { get; private protected set; }
+
     /// <summary>Reads the current row.</summary>
     public abstract torch.Tensor Read();
 
@@ -34,9 +37,16 @@ internal abstract class ImageRowReader
 
     /// <summary>Planar uint8 [C, H, W] from an MLImage (BGRA32 or RGBA32, what ML.NET's SkiaSharp decoder
     /// yields).</summary>
-    private protected torch.Tensor FromImage(MLImage image) =>
-        torch.tensor(MLImagePlanes.ToPlanar(image, Channels, p => RowError(p)),
-            new long[] { Channels, image.Height, image.Width });
+    private protected torch.Tensor FromImage(MLImage image)
+    {
+        var planar = MLImagePlanes.ToPlanar(image, Channels, p => RowError(p));
+        if (Channels == 1 && MLImagePlanes.HasColor(image, p => RowError(p)))
+        {
+            ColorImagesReduced++;
+        }
+
+        return torch.tensor(planar, new long[] { Channels, image.Height, image.Width });
+    }
 }
 
 /// <summary>Reads <c>MLImage</c> values.</summary>
@@ -106,7 +116,7 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
 
 /// <summary>Reads channel-planar pixel vectors of <typeparamref name="T"/> and converts their channel count.</summary>
 internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
-    where T : unmanaged
+    where T : unmanaged, IEquatable<T>
 {
     private readonly ValueGetter<VBuffer<T>> _getter;
     private readonly T[] _source;
@@ -133,6 +143,11 @@ internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
         _buffer.CopyTo(_source);
         Check(_source);
         int pixelCount = Shape.Height * Shape.Width;
+        if (Channels == 1 && PixelConversion.HasColor<T>(_source, Shape.Channels, pixelCount))
+        {
+            ColorImagesReduced++;
+        }
+
         var planar = new T[Channels * pixelCount];
         ConvertPlanes(_source, pixelCount, planar);
         return ToTensor(planar, new long[] { Channels, Shape.Height, Shape.Width });

@@ -29,6 +29,7 @@ internal static class LabeledImageReader
         var images = new List<torch.Tensor>();
         var labels = new List<int>();
         long unlabeled = 0;
+        long colorReduced = 0;
         try
         {
             using DataViewRowCursor cursor = data.GetRowCursor(new[] { label, image.Column });
@@ -48,6 +49,8 @@ internal static class LabeledImageReader
                 images.Add(reader.Read().DetachFromDisposeScope());
                 labels.Add((int)(key - 1));
             }
+
+            colorReduced = reader.ColorImagesReduced;
         }
         catch
         {
@@ -69,7 +72,10 @@ internal static class LabeledImageReader
                 nameof(data));
         }
 
-        return new LabeledImages(images, labels.ToArray(), classes, unlabeled);
+        return new LabeledImages(images, labels.ToArray(), classes, unlabeled)
+        {
+            ColorImagesReduced = colorReduced,
+        };
     }
 
     private static Func<ulong> KeyReader(DataViewRow row, DataViewSchema.Column label)
@@ -129,6 +135,9 @@ internal sealed class LabeledImages : IDisposable
 
     /// <summary>Rows skipped because their label was missing.</summary>
     public long SkippedUnlabeled { get; }
+
+    /// <summary>Images that were in colour and were reduced to luma for a 1-channel backbone.</summary>
+    public long ColorImagesReduced { get; init; }
 
     public void Dispose()
     {

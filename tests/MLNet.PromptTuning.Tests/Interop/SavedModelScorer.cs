@@ -22,14 +22,15 @@ internal static class SavedModelScorer
         string modelPath = args[0];
         string rowsPath = args[1];
         string outputPath = args[3];
-        torch.set_num_threads(int.Parse(args[4], CultureInfo.InvariantCulture));
-
         var lines = new List<string>();
         bool loadedBefore = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "MLNet.PromptTuning");
         lines.Add($"library-loaded-before-load={loadedBefore}");
 
         var mlContext = new MLContext(seed: 1);
         ITransformer model = mlContext.Model.Load(modelPath, out DataViewSchema _);
+        // Only now: TorchSharp's native library is prepared by the library's first use, as in an application, and a
+        // TorchSharp call before it would load the unadjusted native library on systems that need the adjustment.
+        torch.set_num_threads(int.Parse(args[4], CultureInfo.InvariantCulture));
         bool loadedAfter = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "MLNet.PromptTuning");
         lines.Add($"library-loaded-after-load={loadedAfter}");
 
