@@ -211,6 +211,16 @@ public sealed partial class PromptViTTrainer
         protected override string OwnerName => nameof(Options);
 
         /// <summary>
+        /// The head initialisation that will be used: <see cref="HeadInitialization"/>, or the one of
+        /// <see cref="TrainingOptions.Recipe"/> when <see cref="HeadInitialization"/> is still at its default.
+        /// </summary>
+        public HeadInitialization GetHeadInitialization() =>
+            Recipe is { } name && HeadInitialization == HeadInitialization.SmallTruncatedNormal
+                && TrainingRecipes.Find(name)?.HeadInitialization is { } recipeHead
+                ? recipeHead
+                : HeadInitialization;
+
+        /// <summary>
         /// The method that will train: <see cref="MethodOptions"/> when set, otherwise the registry's defaults for
         /// <see cref="Method"/> (or <see cref="Defaults.Method"/>).
         /// </summary>

@@ -131,7 +131,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
             model = new PromptedVisionTransformer(
-                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.HeadInitialization);
+                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.GetHeadInitialization());
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
             if (o.Precision == TrainingPrecision.BFloat16)
             {

@@ -19,6 +19,7 @@ namespace MLNet.PromptTuning.Training;
 public sealed class ClassifierTrainer
 {
     private readonly TrainingOptions _options;
+    private readonly TrainingRecipe? _recipe;
     private readonly ITrainingLogger? _logger;
     private readonly IProgress<TrainingProgress>? _progress;
 
@@ -33,12 +34,14 @@ public sealed class ClassifierTrainer
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _recipe = options.Recipe is null ? null : TrainingRecipes.Get(options.Recipe);
+        _options = options.WithRecipeApplied();
         _logger = logger;
         _progress = progress;
     }
 
-    /// <summary>The settings in use.</summary>
+    /// <summary>The settings in use: the options given, with the values of their <see cref="TrainingOptions.Recipe"/>
+    /// filled in.</summary>
     public TrainingOptions Options => _options;
 
     /// <summary>Called on the training thread after every epoch (after validation) with that epoch's metrics.</summary>
@@ -85,6 +88,11 @@ public sealed class ClassifierTrainer
             reporter.Log(TrainingLogLevel.Warning,
                 $"Resumed from the checkpoint in '{resumeFrom}' after epoch {run.EpochsCompleted}" +
                 (run.EarlyStopping.Stopped ? " (early stopping had already ended that run)." : "."));
+        }
+
+        if (_recipe is not null)
+        {
+            reporter.Log(TrainingLogLevel.Information, $"Recipe '{_recipe.Name}' ({_recipe.Source}).");
         }
 
         reporter.RunStarting(run, run.Groups);
@@ -181,16 +189,25 @@ public sealed class ClassifierTrainer
         using var scope = torch.NewDisposeScope();
         var (images, labels) = run.Train.GetBatch(step, o.BatchSize, order);
         var x = run.Preprocessor.Process(images, run.Device, augment: true); // [B, C, H, W]
+        var y = labels.to(run.Device); // [B]
+        torch.Tensor? softTargets = null;
+        if (run.Mixup is { } mixup)
+        {
+            // Mixed in float32 before any bf16 cast, as the images are preprocessed.
+            (x, softTargets, _) = mixup.Apply(x, y, run.Model.NumberOfClasses, run.GlobalStep);
+        }
+
         if (o.Precision == TrainingPrecision.BFloat16)
         {
             x = x.to_type(torch.ScalarType.BFloat16);
         }
 
-        var y = labels.to(run.Device); // [B]
         run.Optimizer.zero_grad();
         var output = run.Model.Forward(x, context);
         var logits = ToFloat32(output.Logits); // [B, C]
-        var objective = torch.nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
+        var objective = softTargets is null
+            ? torch.nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing)
+            : Mixup.SoftTargetCrossEntropy(logits, softTargets);
         var auxiliary = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var term in output.AuxiliaryLosses)
         {
