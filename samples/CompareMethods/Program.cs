@@ -7,6 +7,7 @@
 //   dotnet run -c Release --project samples/CompareMethods -- [--train-per-class 300] [--epochs 15] [--seeds 3]
 //       [--first-seed 1] [--lr X] [--linear-lr X] [--full-lr X] [--warmup N] [--methods linear,vpt-deep,...]
 //       [--precision fp32|bf16] [--head-init library|vpt|zero] [--validation-per-class N] [--out compare-methods.md]
+//       [--recipe vpt|tcpa|cvpt|gapt|lspt|sep]
 //
 // Each method trains at its own learning rate and warm-up (PromptMethodOptions.TrainingDefaults: chosen on a validation
 // split, see docs/benchmarks.md); --lr sets one rate for every prompt method, --linear-lr and --full-lr the baselines'
@@ -70,6 +71,16 @@ if (headInit is not ("library" or "vpt" or "zero"))
     Console.Error.WriteLine($"--head-init '{headInit}' is not one of library, vpt, zero.");
     return 2;
 }
+// --recipe NAME trains with a method's official recipe (docs/training-engine.md) instead of the library's defaults;
+// --lr/--linear-lr/--full-lr, --warmup and --batch still override it.
+TrainingRecipe? recipe = a.Flag("--recipe") ? TrainingRecipes.Find(a.String("--recipe", "")) : null;
+if (a.Flag("--recipe") && recipe is null)
+{
+    Console.Error.WriteLine($"--recipe is not one of {string.Join(", ", TrainingRecipes.Names)}.");
+    return 2;
+}
+
+bool batchGiven = a.Flag("--batch");
 var selected = a.String("--methods", "all");
 string commandLine = "dotnet run -c Release --project samples/CompareMethods"
     + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
@@ -78,6 +89,7 @@ int[] classes = { 5, 6, 7, 8, 9 };
 var catalog = MethodCatalog.All(rateOverrides, epochs, warmup);
 var methods = catalog
     .Where(m => selected == "all" ? !m.Diagnostic : selected.Split(',').Contains(m.Key))
+    .Select(m => recipe is null ? m : WithRecipe(m))
     .ToList();
 if (methods.Count == 0)
 {
@@ -139,6 +151,7 @@ foreach (var method in methods)
         torch.manual_seed(seed);
         using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
             headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut
+                : headInit == "library" && recipe?.HeadInitialization is { } recipeHead ? recipeHead
                 : HeadInitialization.SmallTruncatedNormal);
         if (headInit == "zero")
         {
@@ -150,21 +163,7 @@ foreach (var method in methods)
             model.SetComputePrecision(torch.ScalarType.BFloat16);
         }
         long trainable = model.CountTrainableParameters();
-        var options = new TrainingOptions
-        {
-            Optimizer = OptimizerKind.AdamW,
-            LearningRate = method.LearningRate,
-            WeightDecay = 0.01,
-            MaxEpoch = epochs,
-            BatchSize = batchSize,
-            WarmupEpochs = method.WarmupEpochs,
-            Schedule = LearningRateSchedule.Cosine,
-            Seed = seed,
-            NumberOfThreads = threads,
-            Device = "cpu",
-            LogEveryNSteps = 0,
-            Precision = precision,
-        };
+        var options = recipe is null ? LibraryRecipe(method, seed) : RecipeOptions(method, seed);
         var clock = Stopwatch.StartNew();
         var result = new ClassifierTrainer(options).Train(model, trainSet);
         var trainTime = clock.Elapsed;
@@ -185,12 +184,58 @@ var report = Report.Render(runs, methods, new ReportContext(
     backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, firstSeed, seedCount,
     threads, Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0,
     precisionName,
-    skipped));
+    skipped, recipe));
 File.WriteAllText(outputPath, report);
 Console.WriteLine();
 Console.WriteLine(report);
 Console.WriteLine($"Written to {Path.GetFullPath(outputPath)} in {wall.Elapsed:hh\\:mm\\:ss}.");
 return 0;
+
+// The library's defaults: AdamW, weight decay 0.01, the method's own rate and warm-up, cosine per step.
+TrainingOptions LibraryRecipe(MethodSpec method, int seed) => new()
+{
+    Optimizer = OptimizerKind.AdamW,
+    LearningRate = method.LearningRate,
+    WeightDecay = 0.01,
+    MaxEpoch = epochs,
+    BatchSize = batchSize,
+    WarmupEpochs = method.WarmupEpochs,
+    Schedule = LearningRateSchedule.Cosine,
+    Seed = seed,
+    NumberOfThreads = threads,
+    Device = "cpu",
+    LogEveryNSteps = 0,
+    Precision = precision,
+};
+
+// The recipe fills everything the command line did not set.
+TrainingOptions RecipeOptions(MethodSpec method, int seed) => new TrainingOptions
+{
+    Recipe = recipe!.Name,
+    LearningRate = method.LearningRate,
+    WarmupEpochs = method.WarmupEpochs,
+    MaxEpoch = epochs,
+    BatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize,
+    Seed = seed,
+    NumberOfThreads = threads,
+    Device = "cpu",
+    LogEveryNSteps = 0,
+    Precision = precision,
+}.WithRecipeApplied();
+
+// A method's row under the recipe: its rate and warm-up unless given on the command line.
+MethodSpec WithRecipe(MethodSpec m)
+{
+    var applied = new TrainingOptions
+    {
+        Recipe = recipe!.Name,
+        MaxEpoch = epochs,
+        BatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize,
+        LearningRate = rateOverrides.TryGetValue(m.Key.Split('-')[0], out var rate) ? rate : null,
+        WarmupEpochs = warmup,
+    }.WithRecipeApplied();
+    return m with { LearningRate = applied.LearningRate!.Value, WarmupEpochs = applied.WarmupEpochs!.Value };
+}
 
 static void ZeroHead(PromptedVisionTransformer model)
 {

@@ -37,6 +37,8 @@ internal sealed record RunnerOptions
           --seeds 42,44,82,100,800 final-run seeds (default VPT's five); the search uses the first
           --epochs 100 --warmup 10 --batch 64 --optimizer sgd|adamw --schedule cosine-per-epoch|cosine|constant
           --head-init vpt|small    head initialisation: VPT's Kaiming fan-out (default, for SGD) or timm's std 0.02
+          --recipe vpt|tcpa|cvpt|gapt|lspt|sep   a method's official recipe (docs/training-engine.md): the defaults
+                                   of the options above, plus its label smoothing, mixup and augmentation
         Execution
           --device auto|cpu|cuda|cuda:N     default auto (CUDA when the CUDA backend is built in and a GPU is visible)
           --threads N              libtorch CPU threads (default: libtorch's choice)
@@ -65,6 +67,9 @@ internal sealed record RunnerOptions
     public string Normalization { get; init; } = "imagenet";
 
     public required IReadOnlyList<MethodSpec> Methods { get; init; }
+
+    /// <summary>The named recipe whose values the other settings default to; null for VPT's protocol.</summary>
+    public TrainingRecipe? Recipe { get; init; }
 
     public IReadOnlyList<double> LearningRates { get; init; } = new[] { 1.0, 5.0, 25.0 };
 
@@ -110,7 +115,7 @@ internal sealed record RunnerOptions
     {
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         var file = new FileInfo(BackbonePath);
-        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        var fingerprint = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["benchmark"] = Benchmark,
             ["backbone"] = $"{file.Name}:{(file.Exists ? file.Length : 0)}",
@@ -130,6 +135,13 @@ internal sealed record RunnerOptions
             ["lr_grid"] = string.Join("/", LearningRates.Order().Select(F)),
             ["wd_grid"] = string.Join("/", WeightDecays.Order().Select(F)),
         };
+        if (Recipe is not null)
+        {
+            // Only with a recipe, so journals written before recipes existed still match.
+            fingerprint["recipe"] = Recipe.Name;
+        }
+
+        return fingerprint;
     }
 
     /// <summary>The learning rate actually used for a grid value.</summary>
@@ -161,7 +173,9 @@ internal sealed record RunnerOptions
                 $"--normalization '{normalization}' is not one of imagenet, inception, checkpoint.");
         }
 
-        var scaling = a.String("lr-scaling", "batch256").ToLowerInvariant();
+        var recipe = a.OptionalString("recipe") is { } recipeName ? TrainingRecipes.Get(recipeName) : null;
+        var scaling = a.String("lr-scaling", recipe is null || recipe.LearningRateReferenceBatchSize == 256
+            ? "batch256" : "none").ToLowerInvariant();
         if (scaling is not ("batch256" or "none"))
         {
             throw new ArgumentException($"--lr-scaling '{scaling}' is not one of batch256, none.");
@@ -178,26 +192,35 @@ internal sealed record RunnerOptions
             ImageSize = a.Int("image-size", 224),
             Normalization = normalization,
             Methods = methods,
-            LearningRates = a.Doubles("lr", new[] { 1.0, 5.0, 25.0 }),
-            WeightDecays = a.Doubles("wd", new[] { 0.0, 0.001 }),
+            Recipe = recipe,
+            LearningRates = a.Doubles("lr", recipe is null ? new[] { 1.0, 5.0, 25.0 } : new[] { recipe.LearningRate }),
+            WeightDecays = a.Doubles("wd", recipe is null ? new[] { 0.0, 0.001 } : new[] { recipe.WeightDecay }),
             ScaleLearningRateByBatch = scaling == "batch256",
             Seeds = a.Ints("seeds", PaperSeeds),
             Epochs = a.Int("epochs", 100),
-            WarmupEpochs = a.Double("warmup", 10),
-            BatchSize = a.Int("batch", 64),
-            Optimizer = a.String("optimizer", "sgd").ToLowerInvariant() switch
+            WarmupEpochs = a.Double("warmup", recipe?.WarmupEpochsFor(a.Int("epochs", 100)) ?? 10),
+            BatchSize = a.Int("batch", recipe?.BatchSize ?? 64),
+            Optimizer = a.String("optimizer", recipe?.Optimizer == OptimizerKind.AdamW ? "adamw" : "sgd")
+                .ToLowerInvariant() switch
             {
                 "sgd" => OptimizerKind.Sgd,
                 "adamw" => OptimizerKind.AdamW,
                 var o => throw new ArgumentException($"--optimizer '{o}' is not one of sgd, adamw."),
             },
-            HeadInitialization = a.String("head-init", "vpt").ToLowerInvariant() switch
+            HeadInitialization = a.String("head-init", recipe is null
+                    || recipe.HeadInitialization == HeadInitialization.VptKaimingFanOut ? "vpt" : "small")
+                .ToLowerInvariant() switch
             {
                 "vpt" => HeadInitialization.VptKaimingFanOut,
                 "small" => HeadInitialization.SmallTruncatedNormal,
                 var h => throw new ArgumentException($"--head-init '{h}' is not one of vpt, small."),
             },
-            Schedule = a.String("schedule", "cosine-per-epoch").ToLowerInvariant() switch
+            Schedule = a.String("schedule", recipe?.Schedule switch
+                {
+                    LearningRateSchedule.Cosine => "cosine",
+                    LearningRateSchedule.Constant => "constant",
+                    _ => "cosine-per-epoch",
+                }).ToLowerInvariant() switch
             {
                 "cosine-per-epoch" => LearningRateSchedule.CosinePerEpoch,
                 "cosine" => LearningRateSchedule.Cosine,
