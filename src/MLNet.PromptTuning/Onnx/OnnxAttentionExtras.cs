@@ -19,6 +19,12 @@ public sealed class OnnxAttentionExtras
     /// <summary>Multiplicative mask on the attention weights after softmax, not renormalised; null when none.</summary>
     public OnnxValue? PostSoftmaxMask { get; private set; }
 
+    /// <summary>
+    /// Temperature τ that divides the attention logits q·kᵀ/√d before the bias and the softmax, a constant of the
+    /// exported model (the twin of <see cref="Prompting.AttentionExtras.LogitTemperature"/>). Default 1.
+    /// </summary>
+    public double LogitTemperature { get; private set; } = 1;
+
     private readonly OnnxGraph _graph;
 
     internal OnnxAttentionExtras(OnnxGraph graph) => _graph = graph;
@@ -38,8 +44,23 @@ public sealed class OnnxAttentionExtras
     public void MultiplyPostSoftmaxMask(OnnxValue mask) =>
         PostSoftmaxMask = PostSoftmaxMask is { } existing ? _graph.Mul(existing, mask) : mask;
 
+    /// <summary>Divides this block's attention logits by <paramref name="temperature"/> (several calls multiply the
+    /// temperatures).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The temperature is not a positive finite number.</exception>
+    public void DivideLogitsBy(double temperature)
+    {
+        if (!(temperature > 0) || !double.IsFinite(temperature))
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature,
+                "A logit temperature must be a positive finite number.");
+        }
+
+        LogitTemperature *= temperature;
+    }
+
     internal void Reset()
     {
+        LogitTemperature = 1;
         ExtraKeyValueTokens = null;
         NormalizeExtraTokens = true;
         AdditiveBias = null;

@@ -131,7 +131,9 @@ internal sealed class VisionTransformerOnnxExport
             v = g.Concat(2, v, g.Squeeze(g.Slice(kv, 0, 1, 1), 0));
         }
 
-        var attended = g.Attention(q, k, v, 4, 1.0 / Math.Sqrt(headDim), extras.AdditiveBias, extras.PostSoftmaxMask);
+        // softmax(q·kᵀ/(√d·τ) + bias), as the library's attention computes it.
+        double scale = 1.0 / (Math.Sqrt(headDim) * extras.LogitTemperature);
+        var attended = g.Attention(q, k, v, 4, scale, extras.AdditiveBias, extras.PostSoftmaxMask);
         var merged = g.Reshape(g.Transpose(attended, 0, 2, 1, 3), 0, 0, width);                 // [B, T, D]
         return g.Linear(merged, weights.ProjWeightTransposed, weights.ProjBias);
     }

@@ -1,5 +1,6 @@
 using MLNet.PromptTuning.Onnx;
 using MLNet.PromptTuning.Prompting;
+using TorchSharp;
 
 namespace MLNet.PromptTuning.Methods.Lspt;
 
@@ -32,6 +33,16 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
 
     void IOnnxExportablePromptMethod.ExportOnBlockStarting(int layer, OnnxPromptContext context)
     {
+        if (_temperature is not null)
+        {
+            // The trained temperature is a constant of the exported model, clamped as scoring clamps it.
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            double temperature = _temperature[layer].clamp(
+                LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature).item<float>();
+            context.Attention.DivideLogitsBy(temperature);
+        }
+
         if (layer < _gateCount && _options.SpatialCoding != LsptSpatialCoding.Off &&
             _options.PatchMeanSource == LsptPatchMeanSource.BlockInput)
         {
