@@ -1,3 +1,4 @@
+using MLNet.PromptTuning.Training;
 using System.CommandLine;
 using MLNet.PromptTuning.Prompting;
 
@@ -67,6 +68,11 @@ internal static class CompareCommandLine
     public static readonly Option<string> HeadInit = All.Add(SampleOption.Choice("--head-init",
         "head initialisation: the library's (timm's std 0.02), the VPT codebase's Kaiming fan-out, or zeros",
         "library", "library", "vpt", "zero"));
+
+    public static readonly Option<string?> Recipe = All.Add(SampleOption.OptionalText("--recipe",
+        "train with a method's official recipe (docs/training-engine.md): " + string.Join(", ", TrainingRecipes.Names) +
+        "; --lr, --linear-lr, --full-lr, --warmup and --batch still override it", "none: the library's defaults",
+        "NAME"));
 
     public static readonly DefaultedOption<string> Out = All.Add(SampleOption.Text("--out", "the Markdown report",
         () => "compare-methods.md", "FILE"));

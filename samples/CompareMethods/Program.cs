@@ -74,8 +74,20 @@ if (unknownMethods.Count > 0)
     return SampleCommandLine.UsageError;
 }
 
+// --recipe NAME trains with a method's official recipe (docs/training-engine.md) instead of the library's defaults;
+// --lr/--linear-lr/--full-lr, --warmup and --batch still override it.
+string? recipeName = parsed.GetValue(CompareCommandLine.Recipe);
+TrainingRecipe? recipe = recipeName is null ? null : TrainingRecipes.Find(recipeName);
+if (recipeName is not null && recipe is null)
+{
+    Console.Error.WriteLine($"--recipe: '{recipeName}' is not one of {string.Join(", ", TrainingRecipes.Names)}.");
+    return SampleCommandLine.UsageError;
+}
+
+bool batchGiven = parsed.GetResult(CompareCommandLine.Batch) is { Implicit: false };
 var methods = catalog
     .Where(m => selected.Length == 0 ? !m.Diagnostic : selected.Contains(m.Key, StringComparer.Ordinal))
+    .Select(m => recipe is null ? m : WithRecipe(m))
     .ToList();
 
 var skipped = new List<MethodSpec>();
@@ -134,6 +146,7 @@ progress.Run(() =>
             torch.manual_seed(seed);
             using var model = new PromptedVisionTransformer(backbone, method.CreateOptions(), classes.Length,
                 headInitialization: headInit == "vpt" ? HeadInitialization.VptKaimingFanOut
+                    : headInit == "library" && recipe?.HeadInitialization is { } recipeHead ? recipeHead
                     : HeadInitialization.SmallTruncatedNormal);
             if (headInit == "zero")
             {
@@ -145,21 +158,7 @@ progress.Run(() =>
                 model.SetComputePrecision(torch.ScalarType.BFloat16);
             }
             long trainable = model.CountTrainableParameters();
-            var options = new TrainingOptions
-            {
-                Optimizer = OptimizerKind.AdamW,
-                LearningRate = method.LearningRate,
-                WeightDecay = 0.01,
-                MaxEpoch = epochs,
-                BatchSize = batchSize,
-                WarmupEpochs = method.WarmupEpochs,
-                Schedule = LearningRateSchedule.Cosine,
-                Seed = seed,
-                NumberOfThreads = threads,
-                Device = "cpu",
-                LogEveryNSteps = 0,
-                Precision = precision,
-            };
+            var options = recipe is null ? LibraryRecipe(method, seed) : RecipeOptions(method, seed);
             var clock = Stopwatch.StartNew();
             progress.Prefix = Inv($"{method.Display} seed {seed}");
             var result = new ClassifierTrainer(options, progress: progress).Train(model, trainSet);
@@ -182,12 +181,58 @@ var report = Report.Render(runs, methods, new ReportContext(
     backbone.Config, backbonePath, trainSet.Count, perClass, testSet.Count, epochs, batchSize, firstSeed, seedCount,
     threads, Machine(), commandLine, wall.Elapsed, loadBefore, loadAfter, headInit, validationPerClass > 0,
     precisionName,
-    skipped));
+    skipped, recipe));
 File.WriteAllText(outputPath, report);
 Console.WriteLine();
 Console.WriteLine(report);
 Console.WriteLine($"Written to {Path.GetFullPath(outputPath)} in {wall.Elapsed:hh\\:mm\\:ss}.");
 return 0;
+
+// The library's defaults: AdamW, weight decay 0.01, the method's own rate and warm-up, cosine per step.
+TrainingOptions LibraryRecipe(MethodSpec method, int seed) => new()
+{
+    Optimizer = OptimizerKind.AdamW,
+    LearningRate = method.LearningRate,
+    WeightDecay = 0.01,
+    MaxEpoch = epochs,
+    BatchSize = batchSize,
+    WarmupEpochs = method.WarmupEpochs,
+    Schedule = LearningRateSchedule.Cosine,
+    Seed = seed,
+    NumberOfThreads = threads,
+    Device = "cpu",
+    LogEveryNSteps = 0,
+    Precision = precision,
+};
+
+// The recipe fills everything the command line did not set.
+TrainingOptions RecipeOptions(MethodSpec method, int seed) => new TrainingOptions
+{
+    Recipe = recipe!.Name,
+    LearningRate = method.LearningRate,
+    WarmupEpochs = method.WarmupEpochs,
+    MaxEpoch = epochs,
+    BatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize,
+    Seed = seed,
+    NumberOfThreads = threads,
+    Device = "cpu",
+    LogEveryNSteps = 0,
+    Precision = precision,
+}.WithRecipeApplied();
+
+// A method's row under the recipe: its rate and warm-up unless given on the command line.
+MethodSpec WithRecipe(MethodSpec m)
+{
+    var applied = new TrainingOptions
+    {
+        Recipe = recipe!.Name,
+        MaxEpoch = epochs,
+        BatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize,
+        LearningRate = rateOverrides.TryGetValue(m.Key.Split('-')[0], out var rate) ? rate : null,
+        WarmupEpochs = warmup,
+    }.WithRecipeApplied();
+    return m with { LearningRate = applied.LearningRate!.Value, WarmupEpochs = applied.WarmupEpochs!.Value };
+}
 
 static void ZeroHead(PromptedVisionTransformer model)
 {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Training;
 
 namespace MLNet.PromptTuning.Samples.CompareMethods;
 
@@ -15,11 +16,15 @@ internal sealed record ReportContext(
     VitConfig Backbone, string BackbonePath, int TrainImages, int PerClass, int TestImages, int Epochs, int BatchSize,
     int FirstSeed, int Seeds, int Threads, string Machine, string CommandLine, TimeSpan Wall, string LoadBefore,
     string LoadAfter,
-    string HeadInit, bool Validation, string Precision, IReadOnlyList<MethodSpec> Skipped);
+    string HeadInit, bool Validation, string Precision, IReadOnlyList<MethodSpec> Skipped,
+    TrainingRecipe? Recipe);
 
 /// <summary>Renders the Markdown results.</summary>
 internal static class Report
 {
+    private static int RecipeBatch(ReportContext c, TrainingRecipe r) =>
+        c.CommandLine.Contains("--batch", StringComparison.Ordinal) ? c.BatchSize : r.BatchSize;
+
     public static string Render(IReadOnlyList<RunResult> runs, IReadOnlyList<MethodSpec> methods, ReportContext c)
     {
         var b = new StringBuilder();
@@ -30,12 +35,24 @@ internal static class Report
             Inv($"Downstream: Fashion-MNIST classes 5–9, {c.TrainImages} training images ({c.PerClass} per class), ") +
             Inv($"{c.TestImages} {scored} images") +
                      (c.Validation ? " (train-split images after the training ones); " : "; "));
-        b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, ") +
-            Inv($"batch {c.BatchSize}, AdamW, "));
         string compute = c.Precision == "bf16" ? "frozen backbone in bfloat16 (prompts and head float32)" : "float32";
-        b.AppendLine(
-            Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, ") +
-                     Inv($"{compute} on CPU with {c.Threads} threads; "));
+        if (c.Recipe is { } r)
+        {
+            b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, ") +
+                Inv($"**recipe `{r.Name}`** ({r.Source}): {r.Optimizer}, batch {RecipeBatch(c, r)}, ") +
+                Inv($"weight decay {r.WeightDecay:G}, linear warm-up (epochs per row) then {r.Schedule}, ") +
+                Inv($"label smoothing {r.LabelSmoothing:G}, mixup α {r.MixupAlpha:G} on {r.MixupProbability:P0}, ") +
+                Inv($"random resized crop {r.RandomResizedCrop}, flip {r.HorizontalFlip}, ") +
+                Inv($"{compute} on CPU with {c.Threads} threads; "));
+        }
+        else
+        {
+            b.AppendLine(Inv($"backbone `{c.Backbone.Name}` (pretrained on classes 0–4 only). {c.Epochs} epochs, ") +
+                Inv($"recipe: none (the library's defaults), batch {c.BatchSize}, AdamW, "));
+            b.AppendLine(
+                Inv($"weight decay 0.01, linear warm-up (epochs per row) then cosine per step, no augmentation, ") +
+                         Inv($"{compute} on CPU with {c.Threads} threads; "));
+        }
         string seeds = Inv($"{c.FirstSeed}–{c.FirstSeed + c.Seeds - 1}");
         b.AppendLine(Inv($"last-epoch weights scored on the {scored} set; seeds {seeds}") +
                      (c.HeadInit switch

@@ -189,7 +189,14 @@ internal sealed class ProtocolRunner : IDisposable
             Device = _o.Device,
             NumberOfThreads = _o.Threads,
             Precision = precision,
-            HorizontalFlip = task.HorizontalFlip,
+            HorizontalFlip = task.HorizontalFlip || _o.Recipe?.HorizontalFlip == true,
+            // The recipe's other settings, set outright so a grid value never counts as "left at its default".
+            RandomResizedCrop = _o.Recipe?.RandomResizedCrop == true,
+            LabelSmoothing = _o.Recipe?.LabelSmoothing ?? 0,
+            MixupAlpha = _o.Recipe?.MixupAlpha ?? 0,
+            MixupProbability = _o.Recipe?.MixupProbability ?? 1,
+            AdamEpsilon = _o.Recipe?.AdamEpsilon ?? 1e-8,
+            Momentum = _o.Recipe?.Momentum ?? 0.9,
             LogEveryNSteps = 0,
             CheckpointDirectory = _o.UnitCheckpoints ? checkpoint : null,
         };

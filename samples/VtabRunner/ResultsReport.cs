@@ -29,7 +29,12 @@ internal static class ResultsReport
         sb.AppendLine();
         sb.AppendLine(
             Inv($"Test top-1 (%), mean ± standard deviation over the final seeds ({string.Join(", ", o.Seeds)}); ") +
-            Inv($"backbone `{Path.GetFileName(o.BackbonePath)}`; {o.Epochs} epochs, batch {o.BatchSize}, ") +
+            Inv($"backbone `{Path.GetFileName(o.BackbonePath)}`; ") +
+            (o.Recipe is { } recipe
+                ? Inv($"recipe `{recipe.Name}` ({recipe.Source}; label smoothing {recipe.LabelSmoothing:G}, ") +
+                    Inv($"mixup α {recipe.MixupAlpha:G}); ")
+                : "recipe: none (VPT's protocol, as set on the command line); ") +
+            Inv($"{o.Epochs} epochs, batch {o.BatchSize}, ") +
                 Inv($"{o.Optimizer}, ") +
             Inv($"{o.Schedule} with {o.WarmupEpochs:G} warmup epochs; hyper-parameters chosen on ") +
             (o.Benchmark == "vtab" ? "train800 → val200, final runs on train800val200 → test."

@@ -1,3 +1,4 @@
+using MLNet.PromptTuning.Training;
 using System.CommandLine;
 
 namespace MLNet.PromptTuning.Samples.VtabRunner;
@@ -82,6 +83,11 @@ internal static class RunnerCommandLine
 
     public static readonly Option<string> HeadInit = All.Add(SampleOption.Choice("--head-init",
         "head initialisation: VPT's Kaiming fan-out (for SGD) or timm's std 0.02", "vpt", "vpt", "small"));
+
+    public static readonly Option<string?> Recipe = All.Add(SampleOption.OptionalText("--recipe",
+        "a method's official recipe (docs/training-engine.md): " + string.Join(", ", TrainingRecipes.Names) +
+        "; the default of every protocol option above, plus its label smoothing, mixup and augmentation",
+        "none: VPT's protocol", "NAME"));
 
     // Execution
     public static readonly DefaultedOption<string> Device = All.Add(SampleOption.Text("--device",

@@ -31,6 +31,9 @@ internal sealed record RunnerOptions
 
     public required IReadOnlyList<MethodSpec> Methods { get; init; }
 
+    /// <summary>The named recipe whose values the other settings default to; null for VPT's protocol.</summary>
+    public TrainingRecipe? Recipe { get; init; }
+
     public IReadOnlyList<double> LearningRates { get; init; } = new[] { 1.0, 5.0, 25.0 };
 
     public IReadOnlyList<double> WeightDecays { get; init; } = new[] { 0.0, 0.001 };
@@ -75,7 +78,7 @@ internal sealed record RunnerOptions
     {
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         var file = new FileInfo(BackbonePath);
-        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        var fingerprint = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["benchmark"] = Benchmark,
             ["backbone"] = $"{file.Name}:{(file.Exists ? file.Length : 0)}",
@@ -95,6 +98,13 @@ internal sealed record RunnerOptions
             ["lr_grid"] = string.Join("/", LearningRates.Order().Select(F)),
             ["wd_grid"] = string.Join("/", WeightDecays.Order().Select(F)),
         };
+        if (Recipe is not null)
+        {
+            // Only with a recipe, so journals written before recipes existed still match.
+            fingerprint["recipe"] = Recipe.Name;
+        }
+
+        return fingerprint;
     }
 
     /// <summary>The learning rate actually used for a grid value.</summary>
@@ -117,6 +127,20 @@ internal sealed record RunnerOptions
             throw new ArgumentException("--methods lists a method twice.");
         }
 
+        string? recipeName = parsed.GetValue(RunnerCommandLine.Recipe);
+        TrainingRecipe? recipe = recipeName is null ? null : TrainingRecipes.Get(recipeName);
+
+        // With a recipe, an option left out takes the recipe's value; one given on the command line wins.
+        T Pick<T>(Option<T> option, Func<TrainingRecipe, T> fromRecipe) =>
+            recipe is not null && parsed.GetResult(option) is not { Implicit: false }
+                ? fromRecipe(recipe)
+                : parsed.GetValue(option)!;
+        T[] PickList<T>(DefaultedOption<T[]> option, Func<TrainingRecipe, T[]> fromRecipe) =>
+            recipe is not null && parsed.GetResult(option) is not { Implicit: false }
+                ? fromRecipe(recipe)
+                : option.ValueIn(parsed);
+
+        int epochs = parsed.GetValue(RunnerCommandLine.Epochs);
         string? vtab = parsed.GetValue(RunnerCommandLine.Vtab);
         return new RunnerOptions
         {
@@ -129,19 +153,27 @@ internal sealed record RunnerOptions
             ImageSize = parsed.GetValue(RunnerCommandLine.ImageSize),
             Normalization = parsed.GetValue(RunnerCommandLine.Normalization)!,
             Methods = methods,
-            LearningRates = RunnerCommandLine.LearningRates.ValueIn(parsed),
-            WeightDecays = RunnerCommandLine.WeightDecays.ValueIn(parsed),
-            ScaleLearningRateByBatch = parsed.GetValue(RunnerCommandLine.LearningRateScaling) == "batch256",
+            Recipe = recipe,
+            LearningRates = PickList(RunnerCommandLine.LearningRates, r => new[] { r.LearningRate }),
+            WeightDecays = PickList(RunnerCommandLine.WeightDecays, r => new[] { r.WeightDecay }),
+            ScaleLearningRateByBatch = Pick(RunnerCommandLine.LearningRateScaling,
+                r => r.LearningRateReferenceBatchSize == 256 ? "batch256" : "none") == "batch256",
             Seeds = RunnerCommandLine.Seeds.ValueIn(parsed),
-            Epochs = parsed.GetValue(RunnerCommandLine.Epochs),
-            WarmupEpochs = parsed.GetValue(RunnerCommandLine.Warmup),
-            BatchSize = parsed.GetValue(RunnerCommandLine.Batch),
-            Optimizer = parsed.GetValue(RunnerCommandLine.Optimizer) == "adamw" ? OptimizerKind.AdamW
-                : OptimizerKind.Sgd,
-            HeadInitialization = parsed.GetValue(RunnerCommandLine.HeadInit) == "small"
+            Epochs = epochs,
+            WarmupEpochs = Pick(RunnerCommandLine.Warmup, r => r.WarmupEpochsFor(epochs)),
+            BatchSize = Pick(RunnerCommandLine.Batch, r => r.BatchSize),
+            Optimizer = Pick(RunnerCommandLine.Optimizer, r => r.Optimizer == OptimizerKind.AdamW ? "adamw" : "sgd")
+                == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd,
+            HeadInitialization = Pick(RunnerCommandLine.HeadInit,
+                r => r.HeadInitialization == HeadInitialization.VptKaimingFanOut ? "vpt" : "small") == "small"
                 ? HeadInitialization.SmallTruncatedNormal
                 : HeadInitialization.VptKaimingFanOut,
-            Schedule = parsed.GetValue(RunnerCommandLine.Schedule) switch
+            Schedule = Pick(RunnerCommandLine.Schedule, r => r.Schedule switch
+                {
+                    LearningRateSchedule.Cosine => "cosine",
+                    LearningRateSchedule.Constant => "constant",
+                    _ => "cosine-per-epoch",
+                }) switch
             {
                 "cosine" => LearningRateSchedule.Cosine,
                 "constant" => LearningRateSchedule.Constant,

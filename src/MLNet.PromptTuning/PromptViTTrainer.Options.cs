@@ -125,9 +125,10 @@ public sealed partial class PromptViTTrainer
         public HeadInitialization HeadInitialization { get; set; } = HeadInitialization.SmallTruncatedNormal;
 
         /// <summary>
-        /// Data scored after every epoch. It must already have the training data's columns in their trained form: a
-        /// key-typed label mapped by the same <c>MapValueToKey</c> and the image column (run the pipeline's preceding
-        /// transforms on it). Default null.
+        /// Data scored after every epoch. It does not pass through the pipeline, so it must already have the training
+        /// data's columns in their trained form: a key-typed label mapped by the same <c>MapValueToKey</c> and the
+        /// image column. Pass <c>prepare.Transform(validationRows)</c>, where <c>prepare</c> is the part of the
+        /// pipeline before the trainer, fitted on the training rows. Default null.
         /// </summary>
         [JsonIgnore]
         public IDataView? ValidationSet { get; set; }
@@ -186,7 +187,11 @@ public sealed partial class PromptViTTrainer
         [JsonIgnore]
         public Action<EpochSummary>? MetricsCallback { get; set; }
 
-        /// <summary>Cancels training between steps.</summary>
+        /// <summary>
+        /// Cancels training between steps with an
+        /// <see cref="OperationCanceledException"/>; the way to stop a run, since MLContext has no public cancel
+        /// method. Default: none.
+        /// </summary>
         [JsonIgnore]
         public CancellationToken CancellationToken { get; set; }
 
@@ -229,6 +234,16 @@ public sealed partial class PromptViTTrainer
 
         /// <inheritdoc/>
         protected override string OwnerName => nameof(Options);
+
+        /// <summary>
+        /// The head initialisation that will be used: <see cref="HeadInitialization"/>, or the one of
+        /// <see cref="TrainingOptions.Recipe"/> when <see cref="HeadInitialization"/> is still at its default.
+        /// </summary>
+        public HeadInitialization GetHeadInitialization() =>
+            Recipe is { } name && HeadInitialization == HeadInitialization.SmallTruncatedNormal
+                && TrainingRecipes.Find(name)?.HeadInitialization is { } recipeHead
+                ? recipeHead
+                : HeadInitialization;
 
         /// <summary>
         /// The method that will train: <see cref="MethodOptions"/> when set, otherwise the registry's defaults for

@@ -31,15 +31,16 @@ namespace MLNet.PromptTuning;
 /// </list>
 /// <para>Trainer characteristics: multiclass classification; no normalization or caching needed (images are resized
 /// and normalised inside, from the backbone's preprocessing); needs a TorchSharp native package (TorchSharp-cpu, or
-/// TorchSharp-cuda-* for GPUs); not ONNX-exportable.</para>
+/// TorchSharp-cuda-* for GPUs); exportable to ONNX with <c>mlContext.Model.ConvertToOnnx</c> (docs/onnx.md).</para>
 /// <para>Methods: VPT (Jia et al., ECCV 2022), TCPA (ICML 2025), CVPT (ICCV 2025), LSPT (arXiv 2402.17406), SEP
 /// (vision side). See docs/methods/ for each.</para>
 /// <para>Memory does not grow with the data: images are read from the data view in bounded windows, resized to the
 /// backbone's input size as they are read, and kept after their first read only up to
 /// <see cref="Options.ImageCacheMegabytes"/>; decoding runs on <see cref="Options.DataLoadingThreads"/> threads while
 /// the model computes.</para>
-/// <para>Logs go to the MLContext's <c>Log</c> event; progress to <see cref="Options.Progress"/>; cancellation through
-/// the MLContext or <see cref="Options.CancellationToken"/> stops between steps.</para>
+/// <para>Logs go to the MLContext's <c>Log</c> event; progress to <see cref="Options.Progress"/>; cancelling
+/// <see cref="Options.CancellationToken"/> stops training between steps (MLContext has no public cancel method;
+/// ML.NET's internal cancellation of the context is checked at the same points).</para>
 /// </remarks>
 public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
 {
@@ -105,7 +106,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
             model = new PromptedVisionTransformer(
-                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.HeadInitialization);
+                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.GetHeadInitialization());
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
             if (o.Precision == TrainingPrecision.BFloat16)
             {
@@ -127,6 +128,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                 EpochCompleted = o.MetricsCallback,
             };
             var result = trainer.TrainOn(model, trainSet, validationSet, o.CancellationToken);
+            ReportColorReduction(channel, backbone.Config, labeled);
 
             string fingerprint = BackboneFingerprint.Compute(model.Backbone);
             var settings = new ImageScoringSettings(o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
@@ -225,6 +227,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         var o = _options;
         if (o.ValidationSet is not null)
         {
+            CheckValidationSchema(o.ValidationSet.Schema);
             var validation = LabeledRows.Scan(o.ValidationSet, o.ImageColumnName, o.LabelColumnName, spec,
                 _host.CheckAlive);
             if (validation.Classes.Count != labeled.Classes.Count)
@@ -268,6 +271,29 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
         return (trainSet, validationSet);
     }
 
+    /// <summary>
+    /// Options.ValidationSet bypasses the pipeline, so it must arrive in the trained form; a raw view (a string label,
+    /// a path column) is the usual mistake, and the error says which option holds it.
+    /// </summary>
+    private void CheckValidationSchema(DataViewSchema schema)
+    {
+        try
+        {
+            var shape = SchemaChecks.ToShape(schema);
+            SchemaChecks.CheckLabelColumn(shape, _options.LabelColumnName);
+            SchemaChecks.CheckImageColumn(shape, _options.ImageColumnName);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException(
+                "Options.ValidationSet must already be transformed like the training data at the trainer (a " +
+                "key-typed label from the same MapValueToKey and the image column): pass " +
+                "prepare.Transform(validationRows), " +
+                "where prepare is the pipeline before the trainer fitted on the training rows. " + e.Message,
+                nameof(Options.ValidationSet), e);
+        }
+    }
+
     private static void RequireTwoClasses(int keyCount, int[] labels)
     {
         if (keyCount < 2)
@@ -288,15 +314,25 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
 
     private void WarnAboutChannelConversion(IChannel channel, VitConfig config)
     {
-        if (config.InChannels == 1)
-        {
-            channel.Warning(MessageSensitivity.None,
-                "The backbone takes 1-channel images: color inputs are converted to grayscale (ITU-R 601 luma).");
-        }
-        else if (_options.PixelVectorShape is { Channels: 1 })
+        if (config.InChannels != 1 && _options.PixelVectorShape is { Channels: 1 })
         {
             channel.Warning(MessageSensitivity.None,
                 "The backbone takes RGB images: 1-channel pixel vectors are repeated into three channels.");
+        }
+    }
+
+    /// <summary>
+    /// After training, since images are decoded while training runs: how many training images were in colour and lost
+    /// it in the luma step. Decoders hand out gray images as RGB with equal channels, so those are not counted.
+    /// </summary>
+    private static void ReportColorReduction(IChannel channel, VitConfig config, LabeledRows labeled)
+    {
+        int reduced = labeled.Image.ColorRowsReduced;
+        if (config.InChannels == 1 && reduced > 0)
+        {
+            channel.Warning(MessageSensitivity.None,
+                $"The backbone takes 1-channel images: {reduced} of {labeled.Positions.Length} training images are " +
+                "in color and were converted to grayscale (ITU-R 601 luma).");
         }
     }
 

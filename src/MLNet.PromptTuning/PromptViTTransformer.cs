@@ -48,7 +48,7 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
         Model = model;
         _pixelValueScale = pixelValueScale;
         _backboneFingerprint = backboneFingerprint;
-        TrainingResult = trainingResult;
+        TrainingResult = trainingResult ?? TrainingResult.Empty;
         Model.MoveTo(device);
         Model.SetTrainingMode(false);
         _scorer = new PromptViTScorer(model, device, pixelValueScale);
@@ -64,8 +64,11 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
     /// <summary>The method's registry id (for example <c>vpt</c>).</summary>
     public string MethodId => Model.Method.Id;
 
-    /// <summary>Per-epoch history of the training run that produced this model; null for a loaded model.</summary>
-    public TrainingResult? TrainingResult { get; }
+    /// <summary>
+    /// Per-epoch history of the training run that produced this model. Never null: a model loaded from a file (its
+    /// training ran elsewhere) has <see cref="Training.TrainingResult.Empty"/>, whose history has no epochs.
+    /// </summary>
+    public TrainingResult TrainingResult { get; }
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => _core.IsRowToRowMapper;

@@ -15,31 +15,41 @@ internal static class MLImagePlanes
     /// "has pixel format Gray8; expected Bgra32 or Rgba32."; the caller prefixes what the image is.</param>
     public static byte[] ToPlanar(MLImage image, int channels, Func<string, Exception> problem)
     {
-        int red, green, blue;
-        switch (image.PixelFormat)
+        var (red, green, blue) = ChannelOffsets(image, problem);
+        int pixelCount = image.Width * image.Height;
+        var planar = new byte[channels * pixelCount];
+        PixelConversion.InterleavedToPlanar(image.Pixels, pixelCount, 4, red, green, blue, channels, planar);
+        return planar;
+    }
+
+    /// <summary>Whether the image has colour: some pixel whose red, green and blue are not all equal.</summary>
+    /// <param name="image">The decoded image.</param>
+    /// <param name="problem">As for <see cref="ToPlanar"/>.</param>
+    public static bool HasColor(MLImage image, Func<string, Exception> problem)
+    {
+        var (red, green, blue) = ChannelOffsets(image, problem);
+        return PixelConversion.HasColor(image.Pixels, image.Width * image.Height, 4, red, green, blue);
+    }
+
+    /// <summary>Byte offsets of red, green and blue inside a pixel, after checking the image's layout.</summary>
+    private static (int Red, int Green, int Blue) ChannelOffsets(MLImage image, Func<string, Exception> problem)
+    {
+        (int red, int green, int blue) = image.PixelFormat switch
         {
-            case MLPixelFormat.Bgra32:
-                (red, green, blue) = (2, 1, 0);
-                break;
-            case MLPixelFormat.Rgba32:
-                (red, green, blue) = (0, 1, 2);
-                break;
-            default:
-                throw problem($"has pixel format {image.PixelFormat}; expected Bgra32 or Rgba32.");
-        }
+            MLPixelFormat.Bgra32 => (2, 1, 0),
+            MLPixelFormat.Rgba32 => (0, 1, 2),
+            _ => throw problem($"has pixel format {image.PixelFormat}; expected Bgra32 or Rgba32."),
+        };
 
         int width = image.Width;
         int height = image.Height;
-        ReadOnlySpan<byte> pixels = image.Pixels;
-        int pixelCount = checked(width * height);
-        if (width <= 0 || height <= 0 || image.BitsPerPixel != 32 || pixels.Length != pixelCount * 4)
+        int pixelBytes = image.Pixels.Length;
+        if (width <= 0 || height <= 0 || image.BitsPerPixel != 32 || pixelBytes != checked(width * height) * 4)
         {
             throw problem($"holds a {width}x{height} image with {image.BitsPerPixel} bits per pixel and " +
-                          $"{pixels.Length} bytes of pixels; expected a non-empty 32-bit image without row padding.");
+                          $"{pixelBytes} bytes of pixels; expected a non-empty 32-bit image without row padding.");
         }
 
-        var planar = new byte[channels * pixelCount];
-        PixelConversion.InterleavedToPlanar(pixels, pixelCount, 4, red, green, blue, channels, planar);
-        return planar;
+        return (red, green, blue);
     }
 }

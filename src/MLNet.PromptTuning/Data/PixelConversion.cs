@@ -86,6 +86,39 @@ internal static class PixelConversion
         }
     }
 
+    /// <summary>
+    /// Whether some pixel of interleaved pixels has red, green and blue not all equal: a colour image, which a
+    /// reduction to luma changes (a gray one it leaves as it is).
+    /// </summary>
+    public static bool HasColor(ReadOnlySpan<byte> source, int pixelCount, int bytesPerPixel,
+        int red, int green, int blue)
+    {
+        for (int i = 0, at = 0; i < pixelCount; i++, at += bytesPerPixel)
+        {
+            byte g = source[at + green];
+            if (source[at + red] != g || source[at + blue] != g)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether three channel planes differ anywhere (a colour image); false for fewer planes.</summary>
+    public static bool HasColor<T>(ReadOnlySpan<T> planes, int sourceChannels, int pixelCount)
+        where T : IEquatable<T>
+    {
+        if (sourceChannels < 3)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<T> green = planes.Slice(pixelCount, pixelCount);
+        return !planes.Slice(0, pixelCount).SequenceEqual(green)
+            || !planes.Slice(2 * pixelCount, pixelCount).SequenceEqual(green);
+    }
+
     /// <summary>Index of the first NaN or infinite value, or -1 when all are finite.</summary>
     public static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {

@@ -56,6 +56,30 @@ internal sealed class ImageColumn
     /// <summary>The conversion settings.</summary>
     public ImageInputSpec Spec { get; }
 
+    // Rows whose colour image was reduced to one channel; a set, since uncached rows are decoded every epoch.
+    private readonly HashSet<long> _colorRowsReduced = new();
+
+    /// <summary>How many distinct rows held a colour image that was reduced to luma for a 1-channel backbone.</summary>
+    public int ColorRowsReduced
+    {
+        get
+        {
+            lock (_colorRowsReduced)
+            {
+                return _colorRowsReduced.Count;
+            }
+        }
+    }
+
+    /// <summary>Records that <paramref name="row"/>'s colour image was reduced to luma; thread-safe.</summary>
+    public void RecordColorReduced(long row)
+    {
+        lock (_colorRowsReduced)
+        {
+            _colorRowsReduced.Add(row);
+        }
+    }
+
     /// <summary>
     /// Finds and checks the image column. Throws <see cref="ArgumentOutOfRangeException"/> (ML.NET's exception for a
     /// schema mismatch) naming the role, the column, the expected types and the actual type.

@@ -81,6 +81,11 @@ internal sealed class MLImageRowReader : ImageRowReader
         // LoadImages tags each image with its file; the decoder hides truncation, so Decode checks the file itself.
         var location = Locate(_image.Tag as string);
         byte[] planes = MLImagePlanes.ToPlanar(_image, Channels, p => location.Error(p));
+        if (Channels == 1 && MLImagePlanes.HasColor(_image, p => location.Error(p)))
+        {
+            Column.RecordColorReduced(location.Row);
+        }
+
         return new PlanarBytes(location, planes, new long[] { Channels, _image.Height, _image.Width });
     }
 
@@ -118,10 +123,10 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
 
         var bytes = new byte[_buffer.Length];
         _buffer.CopyTo(bytes);
-        return new EncodedFile(Locate(), bytes, Channels);
+        return new EncodedFile(Locate(), bytes, Column);
     }
 
-    private sealed class EncodedFile(RowLocation location, byte[] bytes, int channels) : CapturedImage(location)
+    private sealed class EncodedFile(RowLocation location, byte[] bytes, ImageColumn column) : CapturedImage(location)
     {
         public override torch.Tensor Decode()
         {
@@ -142,7 +147,13 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
 
             using (image)
             {
+                int channels = column.Spec.Channels;
                 byte[] planes = MLImagePlanes.ToPlanar(image, channels, p => Location.Error(p));
+                if (channels == 1 && MLImagePlanes.HasColor(image, p => Location.Error(p)))
+                {
+                    column.RecordColorReduced(Location.Row);
+                }
+
                 return torch.tensor(planes, new long[] { channels, image.Height, image.Width });
             }
         }
@@ -151,7 +162,7 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
 
 /// <summary>Reads channel-planar pixel vectors of <typeparamref name="T"/> and converts their channel count.</summary>
 internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
-    where T : unmanaged
+    where T : unmanaged, IEquatable<T>
 {
     private readonly ValueGetter<VBuffer<T>> _getter;
     private VBuffer<T> _buffer;
@@ -196,6 +207,11 @@ internal abstract class PlanarPixelsRowReader<T> : ImageRowReader
             reader.Check(source, Location);
             var shape = reader.Shape;
             int pixelCount = shape.Height * shape.Width;
+            if (reader.Channels == 1 && PixelConversion.HasColor<T>(source, shape.Channels, pixelCount))
+            {
+                reader.Column.RecordColorReduced(Location.Row);
+            }
+
             var planar = new T[reader.Channels * pixelCount];
             reader.ConvertPlanes(source, pixelCount, planar);
             return reader.ToTensor(planar, new long[] { reader.Channels, shape.Height, shape.Width });

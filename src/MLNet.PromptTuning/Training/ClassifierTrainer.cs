@@ -19,6 +19,7 @@ namespace MLNet.PromptTuning.Training;
 public sealed class ClassifierTrainer
 {
     private readonly TrainingOptions _options;
+    private readonly TrainingRecipe? _recipe;
     private readonly ITrainingLogger? _logger;
     private readonly IProgress<TrainingProgress>? _progress;
 
@@ -33,12 +34,14 @@ public sealed class ClassifierTrainer
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _recipe = options.Recipe is null ? null : TrainingRecipes.Get(options.Recipe);
+        _options = options.WithRecipeApplied();
         _logger = logger;
         _progress = progress;
     }
 
-    /// <summary>The settings in use.</summary>
+    /// <summary>The settings in use: the options given, with the values of their <see cref="TrainingOptions.Recipe"/>
+    /// filled in.</summary>
     public TrainingOptions Options => _options;
 
     /// <summary>Called on the training thread after every epoch (after validation) with that epoch's metrics.</summary>
@@ -96,6 +99,11 @@ public sealed class ClassifierTrainer
             reporter.Log(TrainingLogLevel.Warning,
                 $"Resumed from the checkpoint in '{resumeFrom}' after epoch {run.EpochsCompleted}" +
                 (run.EarlyStopping.Stopped ? " (early stopping had already ended that run)." : "."));
+        }
+
+        if (_recipe is not null)
+        {
+            reporter.Log(TrainingLogLevel.Information, $"Recipe '{_recipe.Name}' ({_recipe.Source}).");
         }
 
         reporter.RunStarting(run, run.Groups);
@@ -203,11 +211,13 @@ public sealed class ClassifierTrainer
         var o = run.Options;
         using var scope = torch.NewDisposeScope();
         run.Optimizer.zero_grad();
-        var (logits, labels, auxiliaryLosses) = run.FrozenFeatures is { } features
+        var (logits, labels, auxiliaryLosses, softTargets) = run.FrozenFeatures is { } features
             ? HeadOnFrozenFeatures(run, features, batches, indices, context)
             : FullForward(run, batches!, context);
         var y = labels.to(run.Device); // [B]
-        var objective = torch.nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
+        var objective = softTargets is null
+            ? torch.nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing)
+            : Mixup.SoftTargetCrossEntropy(logits, softTargets);
         var auxiliary = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var term in auxiliaryLosses)
         {
@@ -228,20 +238,33 @@ public sealed class ClassifierTrainer
     }
 
     /// <summary>The whole model on the next batch: float32 logits [B, C], labels [B], auxiliary losses.</summary>
-    private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary) FullForward(
-        TrainingRun run, IImageBatchStream batches, ForwardContext context)
+    private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary,
+        torch.Tensor? SoftTargets) FullForward(TrainingRun run, IImageBatchStream batches, ForwardContext context)
     {
         var (images, labels) = batches.Next();
-        var output = run.Model.Forward(Preprocess(run, images), context);
-        return (ToFloat32(output.Logits), labels, output.AuxiliaryLosses);
+        var x = run.Preprocessor.Process(images, run.Device, augment: true); // [B, C, H, W]
+        torch.Tensor? softTargets = null;
+        if (run.Mixup is { } mixup)
+        {
+            // Mixed in float32 before any bf16 cast, as the images are preprocessed.
+            (x, softTargets, _) = mixup.Apply(x, labels.to(run.Device), run.Model.NumberOfClasses, run.GlobalStep);
+        }
+
+        if (run.Options.Precision == TrainingPrecision.BFloat16)
+        {
+            x = x.to_type(torch.ScalarType.BFloat16);
+        }
+
+        var output = run.Model.Forward(x, context);
+        return (ToFloat32(output.Logits), labels, output.AuxiliaryLosses, softTargets);
     }
 
     /// <summary>
     /// The head on frozen features: computed from the next batch (and stored) while the store is incomplete, read
     /// from the store afterwards. The features equal those of the full forward pass, so the step does too.
     /// </summary>
-    private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary)
-        HeadOnFrozenFeatures(TrainingRun run, FrozenFeatureStore store, IImageBatchStream? batches,
+    private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary,
+        torch.Tensor? SoftTargets) HeadOnFrozenFeatures(TrainingRun run, FrozenFeatureStore store, IImageBatchStream? batches,
             ReadOnlySpan<long> indices, ForwardContext context)
     {
         var model = (IFrozenFeatureClassifier)run.Model;
@@ -259,7 +282,7 @@ public sealed class ClassifierTrainer
             store.Put(indices, features, labels);
         }
 
-        return (model.Classify(features), labels, Array.Empty<AuxiliaryLoss>());
+        return (model.Classify(features), labels, Array.Empty<AuxiliaryLoss>(), null);
     }
 
     /// <summary>Resized, augmented and normalised images on the device, in the compute precision.</summary>

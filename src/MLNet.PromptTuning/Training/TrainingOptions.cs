@@ -12,6 +12,15 @@ namespace MLNet.PromptTuning.Training;
 /// </remarks>
 public record TrainingOptions
 {
+    /// <summary>
+    /// A named training recipe from a method's official code (<c>vpt</c>, <c>tcpa</c>, <c>cvpt</c>, <c>gapt</c> or
+    /// <c>lspt</c>, <c>sep</c>; see <see cref="TrainingRecipes"/>): it fills every setting still at its default
+    /// (optimiser, learning rate and its batch scaling, weight decay, warm-up, schedule, label smoothing, mixup,
+    /// augmentation, batch size); settings given any other value keep it. Default null: the library's own defaults
+    /// (the method's learning rate and warm-up).
+    /// </summary>
+    public string? Recipe { get; set; }
+
     /// <summary>Optimiser. Default <see cref="OptimizerKind.AdamW"/>.</summary>
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.AdamW;
 
@@ -70,6 +79,19 @@ public record TrainingOptions
     /// <summary>Label smoothing ε of the cross-entropy (target = (1−ε)·one-hot + ε/C). Default 0; range [0,
     /// 1).</summary>
     public virtual double LabelSmoothing { get; set; }
+
+    /// <summary>
+    /// Mixup's α: each mixed batch is λ·x + (1−λ)·x[perm] with λ ~ Beta(α, α) and the same mix of the (smoothed)
+    /// one-hot targets, trained with soft-target cross-entropy (Zhang et al., ICLR 2018). 0 turns mixup off.
+    /// Default 0; range [0, 100].
+    /// </summary>
+    public double MixupAlpha { get; set; }
+
+    /// <summary>
+    /// The share of training batches that are mixed when <see cref="MixupAlpha"/> is positive; the others train on
+    /// their (smoothed) targets unmixed. Default 1; range [0, 1].
+    /// </summary>
+    public double MixupProbability { get; set; } = 1;
 
     /// <summary>
     /// Clip the global L2 norm of all trainable gradients to this value before each step; 0 turns clipping off.
@@ -179,6 +201,10 @@ public record TrainingOptions
         }
 
         OptionChecks.InRange(owner, nameof(LabelSmoothing), LabelSmoothing, 0, 1, maxInclusive: false);
+        OptionChecks.InRange(owner, nameof(MixupAlpha), MixupAlpha, 0, 100);
+        OptionChecks.InRange(owner, nameof(MixupProbability), MixupProbability, 0, 1);
+        OptionChecks.Require(Recipe is null || TrainingRecipes.Find(Recipe) is not null, owner, nameof(Recipe), Recipe,
+            $"null or a recipe name: {string.Join(", ", TrainingRecipes.Names)}");
         OptionChecks.InRange(owner, nameof(GradientClipNorm), GradientClipNorm, 0, 1e6);
         if (NumberOfThreads is { } threads)
         {
@@ -200,6 +226,12 @@ public record TrainingOptions
         OptionChecks.Require(CheckpointDirectory is null || !string.IsNullOrWhiteSpace(CheckpointDirectory), owner,
             nameof(CheckpointDirectory), CheckpointDirectory, "null (no checkpoints) or a directory path");
     }
+
+    /// <summary>
+    /// These options with <see cref="Recipe"/>'s values filled in (see <see cref="TrainingRecipe.ApplyTo"/>); the
+    /// options themselves when no recipe is named.
+    /// </summary>
+    public TrainingOptions WithRecipeApplied() => Recipe is null ? this : TrainingRecipes.Get(Recipe).ApplyTo(this);
 
     /// <summary>The class name used in validation messages (<c>TrainingOptions</c>, or <c>Options</c> in
     /// ML.NET).</summary>

@@ -32,7 +32,10 @@ internal sealed class TrainingReporter
         Log(TrainingLogLevel.Information,
             Inv($"Training on {run.Train.Count} images ({run.StepsPerEpoch} steps of {o.BatchSize} per epoch) ") +
             Inv($"for {o.MaxEpoch} epochs on {where}, {run.Threads} threads, {o.Precision}, {o.Optimizer} ") +
-            Inv($"lr {run.LearningRate:G4} (warm-up {run.WarmupEpochs:G4} epochs) wd {o.WeightDecay:G4}; trainable: ") +
+            Inv($"lr {run.LearningRate:G4} (warm-up {run.WarmupEpochs:G4} epochs) wd {o.WeightDecay:G4}") +
+            (run.Mixup is null ? ""
+                : Inv($", mixup α {o.MixupAlpha:G4} on {o.MixupProbability * 100:G4}% of batches")) +
+            (o.LabelSmoothing > 0 ? Inv($", label smoothing {o.LabelSmoothing:G4}") : "") + "; trainable: " +
             string.Join(", ", groups.Select(g => Inv($"{g.Name} {g.Parameters.Sum(p => p.numel())}"))) +
             (run.Validation is null ? "" : Inv($"; validating on {run.Validation.Count} images")) + ".");
     }

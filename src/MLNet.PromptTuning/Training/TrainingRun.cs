@@ -73,6 +73,9 @@ internal sealed class TrainingRun : IDisposable
     /// (see <see cref="IFrozenFeatureClassifier"/>); otherwise null.</summary>
     public FrozenFeatureStore? FrozenFeatures { get; private set; }
 
+    /// <summary>Mixes training batches; null when <see cref="TrainingOptions.MixupAlpha"/> is 0.</summary>
+    public Mixup? Mixup { get; private set; }
+
     /// <summary>Scores the validation set after every epoch; null without one.</summary>
     public ClassifierPredictor? Predictor { get; private set; }
 
@@ -125,12 +128,13 @@ internal sealed class TrainingRun : IDisposable
         Shuffler = new EpochShuffler(Seed ^ ShuffleSeedSalt);
         Preprocessor = new ImagePreprocessor(Model.Preprocessing, o.RandomResizedCrop, o.HorizontalFlip,
             Seed ^ AugmentSeedSalt);
+        Mixup = o.MixupAlpha > 0 ? new Mixup(o.MixupAlpha, o.MixupProbability, o.LabelSmoothing, Seed) : null;
         Optimizer = OptimizerFactory.Create(o, LearningRate, Groups);
         Scheduler = new LearningRateScheduler(o.Schedule, WarmupEpochs, o.MaxEpoch, StepsPerEpoch);
         Predictor = Validation is null ? null
             : new ClassifierPredictor(Model, Device, o.Precision, o.InferenceBatchSize);
         Fingerprint = CreateFingerprint();
-        FrozenFeatures = o.ReuseFrozenFeatures && !o.RandomResizedCrop && !o.HorizontalFlip
+        FrozenFeatures = o.ReuseFrozenFeatures && !o.RandomResizedCrop && !o.HorizontalFlip && Mixup is null
             && Model is IFrozenFeatureClassifier { HasFrozenFeatures: true }
             ? new FrozenFeatureStore(Train.Count) : null;
     }
@@ -154,7 +158,7 @@ internal sealed class TrainingRun : IDisposable
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
         static string Shape(IImageBatchSource d) => $"{d.Count}x{d.Channels}x{d.Height}x{d.Width}";
-        return new Dictionary<string, string>(StringComparer.Ordinal)
+        var fingerprint = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [nameof(o.Optimizer)] = o.Optimizer.ToString(),
             [nameof(o.LearningRate)] = F(LearningRate),
@@ -181,5 +185,13 @@ internal sealed class TrainingRun : IDisposable
             ["Classes"] = I(Model.NumberOfClasses),
             ["TrainableParameters"] = Parameters.Describe(),
         };
+        if (o.MixupAlpha > 0)
+        {
+            // Only with mixup on, so checkpoints written before mixup existed still match runs without it.
+            fingerprint[nameof(o.MixupAlpha)] = F(o.MixupAlpha);
+            fingerprint[nameof(o.MixupProbability)] = F(o.MixupProbability);
+        }
+
+        return fingerprint;
     }
 }

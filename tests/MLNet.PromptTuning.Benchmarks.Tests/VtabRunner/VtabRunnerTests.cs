@@ -1,9 +1,11 @@
 using System.Globalization;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Methods.Vpt;
+using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
 using MLNet.PromptTuning.Samples.VtabRunner;
 using MLNet.PromptTuning.Tests;
+using MLNet.PromptTuning.Training;
 using MLNet.PromptTuning.Benchmarks.Tests.Datasets;
 using TorchSharp;
 using Xunit;
@@ -147,6 +149,33 @@ public sealed class VtabRunnerTests : IDisposable
             Assert.Throws<ArgumentException>(() => MethodSpec.Parse("vpt:Prompts=3", registry)).Message);
         Assert.Contains("'many' is not a valid Int32",
             Assert.Throws<ArgumentException>(() => MethodSpec.Parse("vpt:PromptLength=many", registry)).Message);
+    }
+
+    [Fact]
+    public void A_recipe_sets_the_defaults_the_command_line_does_not_and_joins_the_fingerprint()
+    {
+        var vtab = Path.Combine(_layout.Root, "vtab-1k");
+        string[] common = { "--vtab", vtab, "--backbone", _backbone, "--out", _out, "--methods", "tcpa" };
+        var tcpa = RunnerOptions.Parse([.. common, "--recipe", "tcpa"], PromptMethodRegistry.Default);
+        Assert.Equal((OptimizerKind.AdamW, 128, 20.0, LearningRateSchedule.Cosine, false),
+            (tcpa.Optimizer, tcpa.BatchSize, tcpa.WarmupEpochs, tcpa.Schedule, tcpa.ScaleLearningRateByBatch));
+        Assert.Equal(new[] { 0.005 }, tcpa.LearningRates);
+        Assert.Equal(new[] { 0.1 }, tcpa.WeightDecays);
+        Assert.Equal(HeadInitialization.SmallTruncatedNormal, tcpa.HeadInitialization);
+        Assert.Equal("tcpa", tcpa.Fingerprint()["recipe"]);
+
+        var explicitBatch = RunnerOptions.Parse([.. common, "--recipe", "vpt", "--batch", "64"],
+            PromptMethodRegistry.Default);
+        Assert.Equal((OptimizerKind.Sgd, 64, true, HeadInitialization.VptKaimingFanOut),
+            (explicitBatch.Optimizer, explicitBatch.BatchSize, explicitBatch.ScaleLearningRateByBatch,
+                explicitBatch.HeadInitialization));
+        Assert.Equal(0.25, explicitBatch.EffectiveLearningRate(explicitBatch.LearningRates.Single()));
+
+        var none = RunnerOptions.Parse(common, PromptMethodRegistry.Default);
+        Assert.Null(none.Recipe);
+        Assert.False(none.Fingerprint().ContainsKey("recipe"));  // journals from before recipes still match
+        Assert.Contains("no training recipe 'adam'", Assert.ThrowsAny<ArgumentException>(
+            () => RunnerOptions.Parse([.. common, "--recipe", "adam"], PromptMethodRegistry.Default)).Message);
     }
 
     private string Run(string[] args)

@@ -173,4 +173,50 @@ public sealed class PromptViTErrorTests
         Assert.Equal((8, 12), (model.Model.Backbone.Config.ImageHeight, model.Model.Backbone.Config.ImageWidth));
         Assert.Equal(6, ScoreReading.ReadVectors(model.Transform(data), "Score").Count);
     }
+
+    [Fact]
+    public void AnUntransformedValidationSetNamesTheOptionTheColumnAndBothTypes()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var rows = fixture.LoadRows(ml);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, rows);
+
+        var raw = fixture.Options(epochs: 1);
+        raw.ValidationSet = rows;  // the raw rows: a string label and no image column
+        var labelError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(raw).Fit(data));
+        Assert.Equal(nameof(PromptViTTrainer.Options.ValidationSet), labelError.ParamName);
+        Assert.StartsWith("Options.ValidationSet must already be transformed", labelError.Message);
+        Assert.Contains("The label column 'Label' has type String, but expected a key type", labelError.Message);
+
+        var pathAsImage = fixture.Options(epochs: 1);
+        pathAsImage.ValidationSet = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.CopyColumns("Image", "Path")).Fit(rows).Transform(rows);
+        var imageError = Assert.ThrowsAny<ArgumentException>(() =>
+            ml.MulticlassClassification.Trainers.PromptViT(pathAsImage).Fit(data));
+        Assert.Equal(nameof(PromptViTTrainer.Options.ValidationSet), imageError.ParamName);
+        Assert.Contains("The image column 'Image' has type String, but expected", imageError.Message);
+    }
+
+    [Theory]
+    [InlineData("random.safetensors", "is not a valid safetensors file")]
+    [InlineData("random.bin", "is not a recognised weights file")]
+    public void ARandomBytesBackboneReportsTheRealCauseFirst(string fileName, string cause)
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var bytes = new byte[4096];
+        new Random(11).NextBytes(bytes);
+        string path = Path.Combine(fixture.Images.Folder, fileName);
+        File.WriteAllBytes(path, bytes);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var options = fixture.Options(epochs: 1);
+        options.BackbonePath = path;
+
+        var error = Assert.ThrowsAny<Exception>(
+            () => ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data));
+        Assert.True(error.Message.StartsWith($"'{path}' {cause}", StringComparison.Ordinal), error.Message);
+        Assert.DoesNotContain("architecture", error.Message);  // not "set Options.BackboneConfig" first
+    }
 }

@@ -26,15 +26,16 @@ public sealed class PromptViTOptionsTests
         options.WarmupEpochs = null;
         using (ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data))
         {
-            // The linear probe's own rate, and its 2-epoch warm-up capped at the single epoch.
-            Assert.Contains(log.All, m => m.Contains("lr 0.05 (warm-up 1 epochs)", StringComparison.Ordinal));
+            // The linear probe's own rate and warm-up.
+            Assert.Contains(log.All, m => m.Contains("lr 0.15 (warm-up 1 epochs)", StringComparison.Ordinal));
         }
 
         log.Clear();
         using (ml.MulticlassClassification.Trainers.PromptViT(
-            backbonePath: fixture.BackbonePath, method: "full", maxEpochs: 3, batchSize: 4).Fit(data))
+            backbonePath: fixture.BackbonePath, method: "full", maxEpochs: 1, batchSize: 4).Fit(data))
         {
-            Assert.Contains(log.All, m => m.Contains("lr 0.0005 (warm-up 2 epochs)", StringComparison.Ordinal));
+            // Full fine-tuning's own rate, and its 2-epoch warm-up capped at the single epoch.
+            Assert.Contains(log.All, m => m.Contains("lr 0.0015 (warm-up 1 epochs)", StringComparison.Ordinal));
         }
     }
 

@@ -75,8 +75,7 @@ public sealed class PromptViTTrainerTests
         Assert.Equal(3UL, Assert.IsType<KeyDataViewType>(predicted.Type).Count);
         Assert.Equal(TestImageSet.ClassNames, model.ClassNames);
         Assert.Equal("vpt", model.MethodId);
-        Assert.NotNull(model.TrainingResult);
-        Assert.Single(model.TrainingResult!.History);
+        Assert.Single(model.TrainingResult.History);
     }
 
     [Fact]
@@ -223,7 +222,7 @@ public sealed class PromptViTTrainerTests
 
         var resumed = options with { CancellationToken = CancellationToken.None, Progress = null };
         using var model = ml.MulticlassClassification.Trainers.PromptViT(resumed).Fit(data);
-        Assert.Equal(1, model.TrainingResult!.ResumedFromEpoch);
+        Assert.Equal(1, model.TrainingResult.ResumedFromEpoch);
         Assert.Equal(4, model.TrainingResult.History.Count);
     }
 

@@ -74,6 +74,9 @@ public sealed class ClassifierTrainerTests : IDisposable
             RandomResizedCrop = true,
             HorizontalFlip = true,
             GradientClipNorm = 1.0,
+            MixupAlpha = 0.8,       // its draws depend on the global step only, so resuming must not change them
+            MixupProbability = 0.5,
+            LabelSmoothing = 0.1,
         };
         var checkpointed = options with { CheckpointDirectory = Path.Combine(_root, optimizer.ToString()) };
         using var train = ToyData.Separable(10, seed: 1, size: 6);
