@@ -264,8 +264,8 @@ public sealed class ClassifierTrainer
     /// from the store afterwards. The features equal those of the full forward pass, so the step does too.
     /// </summary>
     private static (torch.Tensor Logits, torch.Tensor Labels, IReadOnlyList<AuxiliaryLoss> Auxiliary,
-        torch.Tensor? SoftTargets) HeadOnFrozenFeatures(TrainingRun run, FrozenFeatureStore store, IImageBatchStream? batches,
-            ReadOnlySpan<long> indices, ForwardContext context)
+        torch.Tensor? SoftTargets) HeadOnFrozenFeatures(TrainingRun run, FrozenFeatureStore store,
+            IImageBatchStream? batches, ReadOnlySpan<long> indices, ForwardContext context)
     {
         var model = (IFrozenFeatureClassifier)run.Model;
         torch.Tensor features, labels;
