@@ -1,12 +1,10 @@
-using System.Security.Cryptography;
-using System.Text;
 using MLNet.PromptTuning.Backbones;
 
 namespace MLNet.PromptTuning.Persistence;
 
 /// <summary>
 /// A SHA-256 over a backbone's tensors (names, dtypes, shapes and bytes, in name order), so an adapter can refuse a
-/// backbone other than the one it was trained on.
+/// backbone other than the one it was trained on, and a saved model can prove its backbone was read back unchanged.
 /// </summary>
 public static class BackboneFingerprint
 {
@@ -14,14 +12,6 @@ public static class BackboneFingerprint
     public static string Compute(VisionTransformer backbone)
     {
         ArgumentNullException.ThrowIfNull(backbone);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (name, tensor) in backbone.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            hash.AppendData(Encoding.UTF8.GetBytes($"{name}|{tensor.dtype}|{string.Join(",", tensor.shape)}\n"));
-            using var cpu = tensor.detach().cpu().contiguous();
-            hash.AppendData(cpu.bytes);
-        }
-
-        return "sha256:" + Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+        return TensorDigest.Of(backbone.state_dict());
     }
 }

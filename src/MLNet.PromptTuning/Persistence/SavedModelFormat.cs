@@ -13,20 +13,26 @@ namespace MLNet.PromptTuning.Persistence;
 /// fingerprint, pixel scale and precision in the main stream; the backbone weights (<c>Backbone.safetensors</c>) and
 /// the method's and head's weights (<c>Trainable.safetensors</c>) in their own streams.
 /// </summary>
-/// <remarks>Version 0x00010002 added the method's assembly; version 0x00010001 models are still read.</remarks>
+/// <remarks>
+/// Version 0x00010003 added a digest of the method's and head's tensors; with the backbone fingerprint (written since
+/// the first version) every stored weight is covered, and <see cref="Read"/> checks both unless
+/// <see cref="SavedModelVerification"/> is off. Version 0x00010002 added the method's assembly. Versions 0x00010001
+/// and 0x00010002 are still read; their backbone is verified, their prompt and head cannot be.
+/// </remarks>
 internal static class SavedModelFormat
 {
     public const string LoaderSignature = "PromptViTTransformer";
 
     private const uint WithMethodAssembly = 0x00010002;
+    private const uint WithTrainableDigest = 0x00010003;
     private const string BackboneStream = "Backbone.safetensors";
     private const string TrainableStream = "Trainable.safetensors";
 
     public static readonly ModelFormat Format = new(
         ModelSignature: "PRMPTVIT",
         LoaderSignature: LoaderSignature,
-        VersionWritten: WithMethodAssembly,
-        VersionReadable: WithMethodAssembly,
+        VersionWritten: WithTrainableDigest,
+        VersionReadable: WithTrainableDigest,
         VersionWeCanReadBack: 0x00010001);
 
     /// <summary>Writes <paramref name="model"/> (the backbone always: a saved model needs nothing else).</summary>
@@ -41,13 +47,18 @@ internal static class SavedModelFormat
         writer.WriteString(backboneFingerprint);
         writer.Writer.Write(pixelValueScale);
         writer.Writer.Write(model.ComputePrecision == torch.ScalarType.BFloat16);
+        var trainable = ModelTensors.Trainable(model, includeBackbone: false);
+        writer.WriteString(TensorDigest.Of(trainable));
         writer.WriteBinaryStream(BackboneStream, w =>
             SafeTensorsWriter.Write(w.BaseStream, model.Backbone.state_dict()));
-        writer.WriteBinaryStream(TrainableStream, w =>
-            SafeTensorsWriter.Write(w.BaseStream, ModelTensors.Trainable(model, includeBackbone: false)));
+        writer.WriteBinaryStream(TrainableStream, w => SafeTensorsWriter.Write(w.BaseStream, trainable));
     }
 
-    /// <summary>Reads what <see cref="Write"/> wrote into a model that owns its backbone.</summary>
+    /// <summary>
+    /// Reads what <see cref="Write"/> wrote into a model that owns its backbone, and checks the weights read back
+    /// against the stored digests.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The stored weights are damaged, or differ from their digests.</exception>
     public static (PromptedVisionTransformer Model, string BackboneFingerprint, float PixelValueScale) Read(
         ModelReader reader, int numberOfClasses)
     {
@@ -59,6 +70,7 @@ internal static class SavedModelFormat
         string fingerprint = reader.ReadString();
         float pixelValueScale = reader.Reader.ReadSingle();
         bool bfloat16 = reader.Reader.ReadBoolean();
+        string? trainableDigest = reader.VersionWritten >= WithTrainableDigest ? reader.ReadString() : null;
 
         var backbone = new VisionTransformer(config);
         PromptedVisionTransformer? model = null;
@@ -70,6 +82,17 @@ internal static class SavedModelFormat
             if (bfloat16)
             {
                 model.SetComputePrecision(torch.ScalarType.BFloat16);
+            }
+
+            // After the precision change: the fingerprint was taken of the backbone as it computed (bf16 or not).
+            if (SavedModelVerification.IsEnabled)
+            {
+                SavedModelVerification.Check("backbone weights", fingerprint, BackboneFingerprint.Compute(backbone));
+                if (trainableDigest is not null)
+                {
+                    SavedModelVerification.Check("prompt and head weights", trainableDigest,
+                        TensorDigest.Of(ModelTensors.Trainable(model, includeBackbone: false)));
+                }
             }
 
             return (model, fingerprint, pixelValueScale);

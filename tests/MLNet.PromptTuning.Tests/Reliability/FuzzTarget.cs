@@ -2,8 +2,8 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 
 /// <summary>
 /// One thing to fuzz: a seed file, how to damage it, and the public loading call whose behaviour is judged. Adding a
-/// format (the model zip or the adapter folder in phase 2) is one more <see cref="FuzzTarget"/> in
-/// <see cref="FuzzTargets"/>: a seed, a mutator (<see cref="ZipMutations"/> for a zip), and a load function.
+/// format is one more <see cref="FuzzTarget"/> in <see cref="FuzzTargets"/>: a seed, a mutator
+/// (<see cref="ZipMutations"/> for a zip), and a load function.
 /// </summary>
 /// <param name="Name">A unique name, used on the child's command line.</param>
 /// <param name="Format">The format family the counts are reported under (safetensors, npy, npz, pth, ...).</param>

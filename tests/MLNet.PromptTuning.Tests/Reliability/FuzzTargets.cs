@@ -6,8 +6,7 @@ using TorchSharp;
 namespace MLNet.PromptTuning.Tests.Reliability;
 
 /// <summary>
-/// The fuzzed files and the public calls that load them. Phase 2 adds the model zip (<c>mlContext.Model.Load</c>, with
-/// <see cref="ZipMutations"/>) and the adapter folder (<c>LoadAdapter</c>, mutating one of its files) here.
+/// The fuzzed files and the public calls that load them: checkpoints, and the ML.NET model zip of a PromptViT chain.
 /// </summary>
 internal static class FuzzTargets
 {
@@ -42,6 +41,7 @@ internal static class FuzzTargets
             Npy("npy-fortran", "npy_fortran.npy"),
             Npy("npy-v2", "npy_v2.npy"),
             Npy("npy-v3", "npy_v3.npy"),
+            new("model-zip", "model", SavedModelZip, MutateModelZip, LoadModelZip, "model.zip"),
         };
 #if !FUZZ_BASELINE
         targets.Add(Pth("pth-timm", "vit_timm.pth", classToken));
@@ -83,6 +83,34 @@ internal static class FuzzTargets
 
     private static Mutation MutateNpz(Random random, byte[] seed) =>
         ZipMutations.Any(random, seed, (r, entry, bytes) => NpyMutations.Any(r, bytes));
+
+    // The PromptViT tensors are covered by digests stored in the model, so any change to them is detectable; ML.NET's
+    // own entries (schema, string table, the other transforms) have no checksum beyond the zip's CRC, so an edit
+    // repacked with a valid CRC is not.
+    private static Mutation MutateModelZip(Random random, byte[] seed) =>
+        ZipMutations.Any(random, seed, (r, entry, bytes) => entry.EndsWith(".safetensors", StringComparison.Ordinal)
+            ? SafeTensorsMutations.Any(r, bytes) with { Detectable = true, ConfigMayChange = false }
+            : ByteMutations.Any(r, bytes, (at, count) => true) with { Detectable = false });
+
+    private static byte[] SavedModelZip() => TinyPromptViTModel.Train().SaveToBytes();
+
+    /// <summary>The library's checked load of a model zip; the digest covers the PromptViT part of the chain.</summary>
+    private static LoadDigest LoadModelZip(string path)
+    {
+        var model = new Microsoft.ML.MLContext(seed: 1).Model.Load(path, out _, verifyIntegrity: true);
+        try
+        {
+            var promptViT = TinyPromptViTModel.Find(model);
+            var config = string.Join("\n", promptViT.ClassNames) + "\n" +
+                         Persistence.ModelJson.SerializeMethodOptions(promptViT.Model.Method.Options) + "\n" +
+                         Persistence.ModelJson.SerializeConfig(promptViT.Model.Backbone.Config);
+            return new LoadDigest(LoadDigests.Of(promptViT.Model.state_dict()), LoadDigests.Of(config));
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
 
     private static Func<byte[]> Fixture(string file) => () => File.ReadAllBytes(CheckpointFixtures.Path(file));
 

@@ -16,6 +16,7 @@ public sealed class ReliabilityTests(ITestOutputHelper output)
     [InlineData("npz", 900)]
     [InlineData("npy", 600)]
     [InlineData("pth", 450)]
+    [InlineData("model", 300)]
     public void DamagedCheckpointsFailCleanly(string format, int cases)
     {
         var findings = Path.Combine(Path.GetTempPath(), $"fuzz-findings-ci-{format}");
@@ -30,13 +31,16 @@ public sealed class ReliabilityTests(ITestOutputHelper output)
         Assert.Contains(report.Results, r => r.Outcome == FuzzOutcome.LoadedSame);
     }
 
-    [Fact]
-    public void KilledBackboneSavesLeaveTheOldOrTheNewFile()
+    [Theory]
+    [InlineData("backbone-checkpoint")]
+    [InlineData("model-zip")]
+    [InlineData("training-checkpoint")]
+    public void KilledSavesLeaveTheOldOrTheNewFile(string target)
     {
         var directory = Directory.CreateTempSubdirectory("kill-save-").FullName;
         try
         {
-            var report = KillDuringSave.Run(SaveTargets.Get("backbone-checkpoint"), kills: 8, seed: Seed, directory,
+            var report = KillDuringSave.Run(SaveTargets.Get(target), kills: 8, seed: Seed, directory,
                 maxDelay: TimeSpan.FromMilliseconds(400));
             output.WriteLine(report.ToString());
             Assert.Equal(8, report.Kills);

@@ -2,9 +2,8 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 
 /// <summary>
 /// A writer under the kill-during-save test: how to save generation <c>g</c> of something to a path, and how to read
-/// back which generation a path holds (throwing if what is there is not one complete, valid save). Phase 2 adds the
-/// model zip (<c>mlContext.Model.Save</c>), the adapter folder (<c>SaveAdapter</c>) and training checkpoints to
-/// <see cref="SaveTargets"/>.
+/// back which generation a path holds (throwing if what is there is not one complete, valid save). The writers under
+/// test are listed in <see cref="SaveTargets"/>.
 /// </summary>
 /// <param name="Name">A unique name, used on the child's command line.</param>
 /// <param name="FileName">The file (or folder) name the writer is given inside the test's folder.</param>

@@ -1,6 +1,9 @@
 using System.Globalization;
 using MLNet.PromptTuning.Backbones;
+using Microsoft.ML;
 using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Persistence;
+using MLNet.PromptTuning.Training;
 using TorchSharp;
 
 namespace MLNet.PromptTuning.Tests.Reliability;
@@ -11,6 +14,8 @@ internal static class SaveTargets
     public static IReadOnlyList<SaveTarget> All { get; } =
     [
         new("backbone-checkpoint", "backbone.safetensors", SaveBackbone, ReadBackbone),
+        new("model-zip", "model.zip", SaveModelZip, ReadModelZip),
+        new("training-checkpoint", TrainingCheckpoint.FileName, SaveTrainingCheckpoint, ReadTrainingCheckpoint),
     ];
 
     public static SaveTarget Get(string name) =>
@@ -24,6 +29,7 @@ internal static class SaveTargets
     };
 
     private static VisionTransformer? _backbone;
+    private static TinyPromptViTModel? _model;
 
     /// <summary><see cref="BackboneCheckpoint.Save"/> of a backbone whose every weight equals the generation.</summary>
     private static void SaveBackbone(string path, int generation)
@@ -57,5 +63,56 @@ internal static class SaveTargets
         }
 
         return generation;
+    }
+
+    /// <summary><c>mlContext.Model.SaveAtomically</c> of a PromptViT chain whose prompt and head equal the generation.
+    /// </summary>
+    private static void SaveModelZip(string path, int generation)
+    {
+        _model ??= TinyPromptViTModel.Train();
+        _model.FillTrainable(generation);
+        _model.Context.Model.SaveAtomically(_model.Chain, _model.InputSchema, path);
+    }
+
+    private static int ReadModelZip(string path)
+    {
+        var model = new MLContext(seed: 1).Model.Load(path, out _, verifyIntegrity: true);
+        try
+        {
+            var trainable = ModelTensors.Trainable(TinyPromptViTModel.Find(model).Model, includeBackbone: false);
+            var generation = (int)trainable.Values.First().flatten()[0].item<float>();
+            return trainable.All(kv => kv.Value.eq(generation).all().item<bool>())
+                ? generation
+                : throw new InvalidDataException($"The model's prompt and head do not all hold {generation}.");
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    // Three 4 MB tensors: a kill often lands in the middle of writing them.
+    private static void SaveTrainingCheckpoint(string path, int generation)
+    {
+        using var checkpoint = new TrainingCheckpoint
+        {
+            Meta = new TrainingCheckpoint.Header { EpochsCompleted = generation },
+        };
+        foreach (var name in new[] { "head.weight", "optimizer.0.exp_avg", "prompt" })
+        {
+            checkpoint.Tensors[name] = torch.full(1 << 20, generation, torch.ScalarType.Float32);
+        }
+
+        checkpoint.Write(Path.GetDirectoryName(path)!);
+    }
+
+    private static int ReadTrainingCheckpoint(string path)
+    {
+        using var checkpoint = TrainingCheckpoint.TryRead(Path.GetDirectoryName(path)!) ??
+                               throw new InvalidDataException($"There is no training checkpoint at '{path}'.");
+        var generation = checkpoint.Meta.EpochsCompleted;
+        return checkpoint.Tensors.Count == 3 && checkpoint.Tensors.Values.All(t => t.eq(generation).all().item<bool>())
+            ? generation
+            : throw new InvalidDataException($"The checkpoint's tensors do not all hold generation {generation}.");
     }
 }
