@@ -6,8 +6,8 @@ using MLNet.PromptTuning;
 using MLNet.PromptTuning.Runtime;
 
 // What a user's app does with the package: train one epoch on the repository's embedded backbone and PNG folders,
-// save with mlContext.Model.Save, then (in a second, fresh process) load, predict and compare. Any error ends the
-// process with a non-zero exit code.
+// save with mlContext.Model.SaveAtomically, then (in a second, fresh process) load with the checked overload, predict
+// and compare. Any error ends the process with a non-zero exit code.
 //   probe                                  load TorchSharp's native library through the package and run one op
 //   train   <assets> <model.zip> <out.tsv> train, evaluate, save, write test accuracy and some predictions
 //   predict <assets> <model.zip> <in.tsv>  load in this fresh process, evaluate and predict, compare with train
@@ -80,7 +80,7 @@ static void Train(string assets, string modelPath, string predictionsPath)
                       $"test accuracy {metrics.MicroAccuracy:P1} on {test.Count} images " +
                       $"(native fix: {TorchNativeLibrary.AdjustedLibraryPath ?? "not needed"})");
 
-    ml.Model.Save(model, trainView.Schema, modelPath);
+    ml.Model.SaveAtomically(model, trainView.Schema, modelPath);
     using var engine = ml.Model.CreatePredictionEngine<ImageFile, Prediction>(model);
     File.WriteAllLines(predictionsPath, Sample(test).Select(file => Prediction.Format(file, engine.Predict(file)))
         .Prepend(metrics.MicroAccuracy.ToString("R")));
@@ -93,7 +93,7 @@ static IEnumerable<ImageFile> Sample(List<ImageFile> files) => files.Where((_, i
 static void Predict(string assets, string modelPath, string predictionsPath)
 {
     var ml = new MLContext(seed: 1);
-    var loaded = ml.Model.Load(modelPath, out _);
+    var loaded = ml.Model.Load(modelPath, out _, verifyIntegrity: true);
     var test = ImageFiles.Read(assets, "test");
     var saved = File.ReadAllLines(predictionsPath);
     var accuracy = ml.MulticlassClassification.Evaluate(loaded.Transform(ml.Data.LoadFromEnumerable(test)))

@@ -52,11 +52,11 @@ if (settings.OnnxPath is not null)
 
 Directory.CreateDirectory(settings.OutputFolder);
 string modelPath = Path.GetFullPath(Path.Combine(settings.OutputFolder, $"promptvit-{settings.Method}.zip"));
-ml.Model.Save(promptModel, train.Schema, modelPath);
+ml.Model.SaveAtomically(promptModel, train.Schema, modelPath);
 Console.WriteLine($"Model saved to {modelPath} ({new FileInfo(modelPath).Length / 1024.0:N0} KB).");
 
 var reloadContext = new MLContext(seed: 1);
-ITransformer reloaded = reloadContext.Model.Load(modelPath, out _);
+ITransformer reloaded = reloadContext.Model.Load(modelPath, out _, verifyIntegrity: true);
 using (var engine = reloadContext.Model.CreatePredictionEngine<ImageFile, Prediction>(reloaded))
 {
     Console.WriteLine("Predictions of the reloaded model:");

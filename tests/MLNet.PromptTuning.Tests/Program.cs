@@ -29,13 +29,16 @@ internal static class Program
                 return FuzzCommand.Run(args[1..]);
             case KillDuringSave.Command:
                 return KillDuringSave.RunChild(args[1..]);
+            case KillCommand.Command:
+                return KillCommand.Run(args[1..]);
         }
 
         Console.Error.WriteLine(
             $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt> <threads>\n" +
             $"   or: {TorchNativeProbe.Command}\n" +
             $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
-            "[--formats safetensors,npy,npz,pth]");
+            "[--formats safetensors,npy,npz,pth,model]\n" +
+            $"   or: {KillCommand.Command} --target NAME [--kills 20] [--seed 1]");
         return 2;
     }
 }

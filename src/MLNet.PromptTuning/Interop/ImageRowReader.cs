@@ -72,7 +72,16 @@ internal sealed class MLImageRowReader : ImageRowReader
 
     public override CapturedImage Capture()
     {
-        _getter(ref _image!);
+        try
+        {
+            _getter(ref _image!);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        {
+            // ML.NET's LoadImages throws without naming the row (a JPEG cut short: "Invalid input stream contents").
+            throw Locate().Error($"could not be loaded by the upstream image transform: {e.Message}", e);
+        }
+
         if (_image is null)
         {
             throw Locate().Error("has no image (the value is null).");

@@ -16,6 +16,8 @@ internal static class SaveTargets
         new("backbone-checkpoint", "backbone.safetensors", SaveBackbone, ReadBackbone),
         new("model-zip", "model.zip", SaveModelZip, ReadModelZip),
         new("training-checkpoint", TrainingCheckpoint.FileName, SaveTrainingCheckpoint, ReadTrainingCheckpoint),
+        // For comparison only (kill-campaign): ML.NET's own Model.Save, which truncates the file and then writes it.
+        new("model-zip-mlnet-save", "model.zip", SaveModelZipWithMLNet, ReadModelZip),
     ];
 
     public static SaveTarget Get(string name) =>
@@ -72,6 +74,13 @@ internal static class SaveTargets
         _model ??= TinyPromptViTModel.Train();
         _model.FillTrainable(generation);
         _model.Context.Model.SaveAtomically(_model.Chain, _model.InputSchema, path);
+    }
+
+    private static void SaveModelZipWithMLNet(string path, int generation)
+    {
+        _model ??= TinyPromptViTModel.Train();
+        _model.FillTrainable(generation);
+        _model.Context.Model.Save(_model.Chain, _model.InputSchema, path);
     }
 
     private static int ReadModelZip(string path)
