@@ -41,7 +41,12 @@ internal static class FuzzTargets
             Npy("npy-fortran", "npy_fortran.npy"),
             Npy("npy-v2", "npy_v2.npy"),
             Npy("npy-v3", "npy_v3.npy"),
-            new("model-zip", "model", SavedModelZip, MutateModelZip, LoadModelZip, "model.zip"),
+            new("model-zip", "model", SavedModelZip, MutateModelZip, path => LoadModelZip(path, checks: true),
+                "model.zip"),
+            // For comparison only (fuzz-campaign --formats model-unchecked): ML.NET's plain Model.Load with the
+            // library's checks off, which is how the library loaded models before they existed.
+            new("model-zip-unchecked", "model-unchecked", SavedModelZip, MutateModelZip,
+                path => LoadModelZip(path, checks: false), "model.zip"),
         };
 #if !FUZZ_BASELINE
         targets.Add(Pth("pth-timm", "vit_timm.pth", classToken));
@@ -94,10 +99,13 @@ internal static class FuzzTargets
 
     private static byte[] SavedModelZip() => TinyPromptViTModel.Train().SaveToBytes();
 
-    /// <summary>The library's checked load of a model zip; the digest covers the PromptViT part of the chain.</summary>
-    private static LoadDigest LoadModelZip(string path)
+    /// <summary>
+    /// The library's load of a model zip, checked or not (unchecked, its exceptions are still wrapped in the
+    /// documented types); the digest covers the PromptViT part of the chain.
+    /// </summary>
+    private static LoadDigest LoadModelZip(string path, bool checks)
     {
-        var model = new Microsoft.ML.MLContext(seed: 1).Model.Load(path, out _, verifyIntegrity: true);
+        var model = new Microsoft.ML.MLContext(seed: 1).Model.Load(path, out _, verifyIntegrity: checks);
         try
         {
             var promptViT = TinyPromptViTModel.Find(model);
