@@ -85,6 +85,7 @@ if (recipeName is not null && recipe is null)
 }
 
 bool batchGiven = parsed.GetResult(CompareCommandLine.Batch) is { Implicit: false };
+int recipeBatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize;
 var methods = catalog
     .Where(m => selected.Length == 0 ? !m.Diagnostic : selected.Contains(m.Key, StringComparer.Ordinal))
     .Select(m => recipe is null ? m : WithRecipe(m))
@@ -212,7 +213,7 @@ TrainingOptions RecipeOptions(MethodSpec method, int seed) => new TrainingOption
     LearningRate = method.LearningRate,
     WarmupEpochs = method.WarmupEpochs,
     MaxEpoch = epochs,
-    BatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize,
+    BatchSize = recipeBatchSize,
     Seed = seed,
     NumberOfThreads = threads,
     Device = "cpu",
@@ -227,7 +228,7 @@ MethodSpec WithRecipe(MethodSpec m)
     {
         Recipe = recipe!.Name,
         MaxEpoch = epochs,
-        BatchSize = batchGiven ? batchSize : TrainingOptions.Defaults.BatchSize,
+        BatchSize = recipeBatchSize,
         LearningRate = rateOverrides.TryGetValue(m.Key.Split('-')[0], out var rate) ? rate : null,
         WarmupEpochs = warmup,
     }.WithRecipeApplied();

@@ -36,8 +36,7 @@ public sealed partial class LsptMethod : IOnnxExportablePromptMethod
         if (_temperature is not null)
         {
             // The same clamp as scoring, taken once: the trained temperature is a constant of the exported model.
-            using var temperature = _temperature[layer].clamp(
-                LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature);
+            using var temperature = ClampedTemperature(layer);
             context.Attention.DivideLogitsBy(temperature.item<float>());
         }
 

@@ -121,16 +121,20 @@ public sealed partial class LsptMethod : PromptMethod
         }
     }
 
+    /// <summary>
+    /// Block <paramref name="layer"/>'s attention temperature within its bounds, as a scalar tensor. Scoring and ONNX
+    /// export clamp without touching the stored value; in training the value is already within bounds, and the clamp
+    /// passes its gradient through unchanged (bounds included).
+    /// </summary>
+    private torch.Tensor ClampedTemperature(int layer) => _temperature![layer].clamp(
+        LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature);
+
     /// <inheritdoc/>
     public override void OnBlockStarting(int layer, PromptContext context)
     {
         if (_temperature is not null)
         {
-            // Scoring clamps without touching the stored value; in training the value is already within bounds, and
-            // the clamp passes its gradient through unchanged (bounds included).
-            var temperature = _temperature[layer].clamp(
-                LsptOptions.MinAttentionTemperature, LsptOptions.MaxAttentionTemperature);         // scalar
-            context.Attention.DivideLogitsBy(context.ToCompute(temperature));
+            context.Attention.DivideLogitsBy(context.ToCompute(ClampedTemperature(layer)));
         }
 
         if (layer < _gateCount && _options.SpatialCoding != LsptSpatialCoding.Off &&
