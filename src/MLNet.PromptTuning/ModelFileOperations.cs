@@ -87,9 +87,10 @@ public static class ModelFileOperations
         catch (Exception e)
         {
             var cause = Unwrap(e);
+            // A FileNotFoundException in here is about an assembly the model names (possibly a damaged name), not
+            // about the model file, which exists: it is wrapped like any other failure to read the model.
             if (cause is InvalidDataException or NotSupportedException or OutOfMemoryException or
-                UnauthorizedAccessException || cause.GetType() == typeof(IOException) ||
-                cause is FileNotFoundException)
+                UnauthorizedAccessException || cause.GetType() == typeof(IOException))
             {
                 ExceptionDispatchInfo.Capture(cause).Throw();
             }

@@ -1,6 +1,7 @@
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Data;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Runtime;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -18,7 +19,7 @@ namespace MLNet.PromptTuning.Modeling;
 public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier, IFrozenFeatureClassifier
 {
     private readonly VisionTransformer _backbone;
-    private readonly ModuleDict<PromptMethod> _prompt;
+    private readonly KeyedModules<PromptMethod> _prompt;
     private readonly Linear _head;
 
     private readonly PromptMethod _method;
@@ -77,7 +78,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier,
 
         _backbone = backbone;
         _ownsBackbone = ownsBackbone;
-        _prompt = new ModuleDict<PromptMethod>();
+        _prompt = new KeyedModules<PromptMethod>();
         _prompt.Add(_method.Id, _method);
         _head = ClassifierHead.Create(backbone.Config.EmbedDim, numberOfClasses, headInitialization);
         NumberOfClasses = numberOfClasses;

@@ -1,5 +1,6 @@
 using MLNet.PromptTuning.Methods.Vpt;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -32,7 +33,7 @@ public sealed partial class TcpaMethod : PromptMethod
     private const string ImagePoolName = "Pool_image";
 
     [ComponentName(Name = "Pool")]
-    private readonly ModuleDict<TcpaPromptPool> _pool;
+    private readonly KeyedModules<TcpaPromptPool> _pool;
 
     [ComponentName(Name = "vpt_prompts")]
     private readonly Parameter? _vptPrompts;
@@ -45,7 +46,7 @@ public sealed partial class TcpaMethod : PromptMethod
     {
         _options = options;
         bool withKeys = options.Coordination == TcpaCoordination.RoleAndToken;
-        _pool = new ModuleDict<TcpaPromptPool>();
+        _pool = new KeyedModules<TcpaPromptPool>();
         int depth = backbone.Depth, width = backbone.EmbedDim;
         _pool.Add(ClassPoolName, new TcpaPromptPool(
             ClassPoolName, depth, options.ClassPoolSize, options.ClassPromptLength, width, withKeys));
@@ -61,9 +62,9 @@ public sealed partial class TcpaMethod : PromptMethod
         RegisterComponents();
     }
 
-    private TcpaPromptPool ClassPool => _pool[ClassPoolName];
+    private TcpaPromptPool ClassPool => _pool.Get(ClassPoolName);
 
-    private TcpaPromptPool ImagePool => _pool[ImagePoolName];
+    private TcpaPromptPool ImagePool => _pool.Get(ImagePoolName);
 
     /// <inheritdoc/>
     public override void OnEmbeddings(PromptContext context)
