@@ -14,7 +14,7 @@ namespace MLNet.PromptTuning.Runtime;
 /// Temporary files are named <c>.{name}.{pid}.{random}.tmp</c>. A save that is killed leaves its temporary file
 /// behind; the next save of the same path removes every such file whose process is no longer running
 /// (<see cref="RemoveStale"/>), so a crash costs disk space only until then. Writers of folders use the same naming
-/// for their staging folder.
+/// for their staging folder (<see cref="WriteDirectory"/>).
 /// </remarks>
 internal static class AtomicFile
 {
@@ -45,6 +45,50 @@ internal static class AtomicFile
         catch
         {
             TryDelete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the folder <paramref name="path"/> through <paramref name="write"/> so that it either does not exist or
+    /// holds the complete content: the files go into a staging folder beside it (named like a temporary file, so a
+    /// killed save's staging folder is removed by the next save of the same path), each is flushed to disk, and the
+    /// staging folder is then renamed to <paramref name="path"/> and the parent folder flushed.
+    /// </summary>
+    /// <param name="path">The destination folder; must not exist, or be empty (it is replaced).</param>
+    /// <param name="write">Writes the content into the staging folder whose path it is given.</param>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder that is not empty, or a file.</exception>
+    public static void WriteDirectory(string path, Action<string> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(write);
+        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var parent = Path.GetDirectoryName(fullPath)!;
+        Directory.CreateDirectory(parent);
+        RemoveStale(fullPath);
+        var staging = TemporaryPath(fullPath);
+        Directory.CreateDirectory(staging);
+        try
+        {
+            write(staging);
+            foreach (var file in Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories))
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.None);
+                stream.Flush(flushToDisk: true);
+            }
+
+            FlushDirectory(staging);
+            if (Directory.Exists(fullPath))
+            {
+                Directory.Delete(fullPath); // Only an empty folder can be deleted this way: never a complete one.
+            }
+
+            Directory.Move(staging, fullPath);
+            FlushDirectory(parent);
+        }
+        catch
+        {
+            TryDeleteDirectory(staging);
             throw;
         }
     }
@@ -139,7 +183,7 @@ internal static class AtomicFile
     }
 
     /// <summary>Makes a rename in <paramref name="directory"/> durable (POSIX needs the folder synced).</summary>
-    private static void FlushDirectory(string directory)
+    public static void FlushDirectory(string directory)
     {
         if (OperatingSystem.IsWindows())
         {

@@ -1,6 +1,8 @@
 using System.Globalization;
+using Microsoft.ML;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Methods.FullFineTune;
 using TorchSharp;
 
 namespace MLNet.PromptTuning.Tests.Reliability;
@@ -11,6 +13,7 @@ internal static class SaveTargets
     public static IReadOnlyList<SaveTarget> All { get; } =
     [
         new("backbone-checkpoint", "backbone.safetensors", SaveBackbone, ReadBackbone),
+        new("adapter-folder", "adapters", SaveAdapter, ReadAdapters, AdapterStagingFolders),
     ];
 
     public static SaveTarget Get(string name) =>
@@ -23,7 +26,16 @@ internal static class SaveTargets
         Depth = 6,
     };
 
+    // Two blocks: a full fine-tuning adapter carries its backbone, about 4 MB, so kills land inside saves too.
+    private static readonly VitConfig AdapterConfig = Config with { Depth = 2 };
+
+    private const string GenerationPrefix = "gen-";
+
     private static VisionTransformer? _backbone;
+
+    private static PromptViTTransformer? _adapterModel;
+
+    private static VisionTransformer? _adapterBackbone;
 
     /// <summary><see cref="BackboneCheckpoint.Save"/> of a backbone whose every weight equals the generation.</summary>
     private static void SaveBackbone(string path, int generation)
@@ -58,4 +70,65 @@ internal static class SaveTargets
 
         return generation;
     }
+
+    /// <summary>
+    /// <see cref="PromptViTTransformer.SaveAdapter"/> of a model whose every trained value (backbone, method, head)
+    /// equals the generation, into a new folder <c>gen-NNNNNN</c> under the path: an adapter folder is never
+    /// replaced (SaveAdapter refuses a non-empty one), so a user keeps one folder per version, as this does. The
+    /// child restarts at the generation a killed save was writing, so its first save goes to the same folder and must
+    /// remove the killed save's staging folder.
+    /// </summary>
+    private static void SaveAdapter(string path, int generation)
+    {
+        _adapterModel ??= TinyAdapters.Create(new VisionTransformer(AdapterConfig), new FullFineTuneOptions(), 1,
+            ownsBackbone: true);
+        using (torch.no_grad())
+        {
+            foreach (var (_, parameter) in _adapterModel.Model.named_parameters())
+            {
+                parameter.fill_(generation);
+            }
+        }
+
+        _adapterModel.SaveAdapter(AdapterFolderOf(path, generation));
+    }
+
+    /// <summary>
+    /// Loads every adapter folder under the path (staging folders aside) and checks that each is complete and holds
+    /// its generation everywhere; returns the newest generation.
+    /// </summary>
+    private static int ReadAdapters(string path)
+    {
+        _adapterBackbone ??= new VisionTransformer(AdapterConfig);
+        var newest = 0;
+        var folders = Directory.Exists(path)
+            ? Directory.GetDirectories(path, GenerationPrefix + "*")
+            : [];
+        foreach (var folder in folders)
+        {
+            var generation = int.Parse(Path.GetFileName(folder)[GenerationPrefix.Length..],
+                CultureInfo.InvariantCulture);
+            using var loaded = PromptViTTransformer.LoadAdapter(new MLContext(seed: 1), folder, _adapterBackbone);
+            foreach (var (name, tensor) in loaded.Model.state_dict())
+            {
+                if (!tensor.eq(generation).all().item<bool>())
+                {
+                    throw new InvalidDataException(
+                        $"'{folder}': '{name}' does not hold generation {generation} everywhere.");
+                }
+            }
+
+            newest = Math.Max(newest, generation);
+        }
+
+        return newest > 0
+            ? newest
+            : throw new InvalidDataException($"'{path}' holds no adapter folder.");
+    }
+
+    private static List<string> AdapterStagingFolders(string path) =>
+        Directory.Exists(path) ? Directory.EnumerateDirectories(path, $".{GenerationPrefix}*.tmp").ToList() : [];
+
+    private static string AdapterFolderOf(string path, int generation) =>
+        Path.Combine(path, GenerationPrefix + generation.ToString("D6", CultureInfo.InvariantCulture));
 }
