@@ -168,6 +168,25 @@ public sealed class AdapterIntegrityTests : IDisposable
         Assert.Equal(expected, ScoreReading.ReadVectors(loaded.Transform(data), "Score").Select(ScoreReading.Bits));
     }
 
+    [Fact]
+    public void BFloat16AdaptersLoadOntoTheFloat32BackboneFileTheyWereTrainedOn()
+    {
+        using var fixture = PromptViTFixture.Create(6);
+        var ml = new MLContext(seed: 1);
+        var data = PromptViTTrainerTests.Prepare(ml, fixture, fixture.LoadRows(ml));
+        var options = fixture.Options(epochs: 1);
+        options.Precision = TrainingPrecision.BFloat16;
+        using var model = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data);
+        var expected = ScoreReading.ReadVectors(model.Transform(data), "Score").Select(ScoreReading.Bits).ToArray();
+
+        // The recorded fingerprint is the float32 file's, not that of the bfloat16 copy the model computes in.
+        string adapter = Path.Combine(_folder, "bf16-adapter");
+        model.SaveAdapter(adapter);
+        using var loaded = PromptViTTransformer.LoadAdapter(new MLContext(seed: 2), adapter, fixture.BackbonePath);
+        Assert.Equal(torch.ScalarType.BFloat16, loaded.Model.ComputePrecision);
+        Assert.Equal(expected, ScoreReading.ReadVectors(loaded.Transform(data), "Score").Select(ScoreReading.Bits));
+    }
+
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private string Save(VisionTransformer backbone)
