@@ -177,15 +177,17 @@ internal static class AdapterFolder
     public static PromptedVisionTransformer LoadModel(string directory, AdapterManifest manifest,
         VisionTransformer backbone, bool ownsBackbone)
     {
-        if (ArchitectureOf(manifest.Backbone!) != ArchitectureOf(backbone.Config))
+        // The manifest's architecture as text: a value JSON cannot write (an infinite mean) is the manifest's fault.
+        string manifestPath = Path.Combine(directory, ManifestFile);
+        var (stored, storedArchitecture) = FromFile(manifestPath,
+            () => (ModelJson.SerializeConfig(manifest.Backbone!), ArchitectureOf(manifest.Backbone!)));
+        if (storedArchitecture != ArchitectureOf(backbone.Config))
         {
             throw new ArgumentException(
-                $"The adapter in '{directory}' was trained on backbone architecture " +
-                $"{ModelJson.SerializeConfig(manifest.Backbone!)} but the given backbone is " +
-                $"{ModelJson.SerializeConfig(backbone.Config)}.", nameof(backbone));
+                $"The adapter in '{directory}' was trained on backbone architecture {stored} but the given backbone " +
+                $"is {ModelJson.SerializeConfig(backbone.Config)}.", nameof(backbone));
         }
 
-        string manifestPath = Path.Combine(directory, ManifestFile);
         var methodOptions = FromFile(manifestPath, () => ModelJson.DeserializeMethodOptions(
             manifest.Method!, manifest.MethodOptions.GetRawText(), manifest.MethodAssembly));
         if (!methodOptions.Scope.TrainsBackbone)
