@@ -21,6 +21,13 @@ internal static class FuzzTargets
 #if !FUZZ_BASELINE
     // The undamaged adapter folder's files by name, written once per process.
     private static readonly Lazy<Dictionary<string, byte[]>> AdapterFiles = new(WriteSeedAdapter);
+
+    // One caller's backbone for every case of a process, with its fingerprint: no load may ever change it.
+    private static readonly Lazy<(VisionTransformer Backbone, string Fingerprint)> CallersBackbone = new(() =>
+    {
+        var backbone = FixtureBackbone();
+        return (backbone, BackboneFingerprint.Compute(backbone));
+    });
 #endif
 
     public static IReadOnlyList<FuzzTarget> All { get; } = Build();
@@ -157,8 +164,8 @@ internal static class FuzzTargets
         SafeTensorsMutations.Any(random, seed) with { Detectable = true, ConfigMayChange = false };
 
     /// <summary>
-    /// The public call a user makes: LoadAdapter onto the backbone the adapter was trained on (from the fixtures).
-    /// What it must never do, change that backbone, is reported as an undocumented exception.
+    /// The public call a user makes: LoadAdapter onto the backbone the adapter was trained on (from the fixtures),
+    /// shared by every case. What it must never do, change that backbone, is reported as an undocumented exception.
     /// </summary>
     private static LoadDigest LoadAdapter(string path)
     {
@@ -171,10 +178,9 @@ internal static class FuzzTargets
             }
         }
 
-        using var backbone = FixtureBackbone();
-        var before = BackboneFingerprint.Compute(backbone);
+        var (backbone, fingerprint) = CallersBackbone.Value;
         using var loaded = PromptViTTransformer.LoadAdapter(new MLContext(seed: 1), directory, backbone);
-        if (BackboneFingerprint.Compute(backbone) != before)
+        if (BackboneFingerprint.Compute(backbone) != fingerprint)
         {
             throw new InvalidOperationException("LoadAdapter changed the caller's backbone (values or element type).");
         }
