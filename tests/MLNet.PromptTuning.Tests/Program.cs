@@ -35,7 +35,7 @@ internal static class Program
             $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt> <threads>\n" +
             $"   or: {TorchNativeProbe.Command}\n" +
             $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
-            "[--formats safetensors,npy,npz,pth]");
+            "[--formats safetensors,npy,npz,pth,adapter]");
         return 2;
     }
 }

@@ -5,7 +5,7 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// <summary>
 /// The long campaign, as a command:
 /// <c>dotnet tests/MLNet.PromptTuning.Tests/bin/Release/net10.0/MLNet.PromptTuning.Tests.dll fuzz-campaign
-/// [--cases-per-format 10000] [--seed 1] [--parallel 2] [--formats safetensors,npy,npz,pth]</c>.
+/// [--cases-per-format 10000] [--seed 1] [--parallel 2] [--formats safetensors,npy,npz,pth,adapter]</c>.
 /// It prints the markdown tables that docs/reliability.md records and exits 1 if there is any finding.
 /// </summary>
 internal static class FuzzCommand
@@ -38,6 +38,13 @@ internal static class FuzzCommand
                     Console.Error.WriteLine($"Unknown option {args[i]}.");
                     return 2;
             }
+        }
+
+        var known = FuzzTargets.All.Select(t => t.Format).ToHashSet(StringComparer.Ordinal);
+        if (formats?.FirstOrDefault(f => !known.Contains(f)) is { } unknown)
+        {
+            Console.Error.WriteLine($"Unknown format '{unknown}'; expected one of {string.Join(", ", known)}.");
+            return 2;
         }
 
         var plan = Plan(casesPerFormat, formats);
