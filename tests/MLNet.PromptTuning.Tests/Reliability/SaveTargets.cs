@@ -26,8 +26,9 @@ internal static class SaveTargets
         Depth = 6,
     };
 
-    // Two blocks: a full fine-tuning adapter carries its backbone, about 4 MB, so kills land inside saves too.
-    private static readonly VitConfig AdapterConfig = Config with { Depth = 2 };
+    // One block: a full fine-tuning adapter carries its backbone, about 2.4 MB, so kills land inside saves too; every
+    // round loads every folder saved so far, so the adapter is kept smaller than the backbone above.
+    private static readonly VitConfig AdapterConfig = Config with { Depth = 1 };
 
     private const string GenerationPrefix = "gen-";
 
