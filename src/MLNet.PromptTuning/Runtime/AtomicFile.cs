@@ -115,9 +115,11 @@ internal static class AtomicFile
         var removed = 0;
         foreach (var candidate in Directory.EnumerateFileSystemEntries(directory, prefix + "*.tmp"))
         {
-            var rest = Path.GetFileName(candidate)[prefix.Length..];
-            var dot = rest.IndexOf('.', StringComparison.Ordinal);
-            if (dot <= 0 || !int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ||
+            // Exactly "{pid}.{32 hex digits}.tmp": the temporaries of a name that merely starts with this one (".a.5."
+            // for "a.5" beside "a") have more parts and are left to saves of their own target.
+            var parts = Path.GetFileName(candidate)[prefix.Length..].Split('.');
+            if (parts.Length != 3 || parts[1].Length != 32 || !parts[1].All(char.IsAsciiHexDigit) ||
+                !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ||
                 IsRunning(pid))
             {
                 continue;

@@ -60,9 +60,14 @@ public sealed class AtomicFileTests : IDisposable
         string otherTarget = Path.Combine(_folder, $".outer.{int.MaxValue - 1}.{Guid.NewGuid():N}.tmp");
         Directory.CreateDirectory(otherTarget);
 
+        // "out.5": its staging folder starts with ".out." and a number too, but belongs to another target.
+        string dottedTarget = Path.Combine(_folder, $".out.5.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(dottedTarget);
+
         AtomicFile.WriteDirectory(Path.Combine(_folder, "out"), into => File.WriteAllText(Path.Combine(into, "a"), ""));
         Assert.False(Directory.Exists(stale));
         Assert.True(Directory.Exists(otherTarget)); // another target's leftovers wait for a save of that target
+        Assert.True(Directory.Exists(dottedTarget));
     }
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
