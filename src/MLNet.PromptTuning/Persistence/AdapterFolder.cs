@@ -27,6 +27,9 @@ internal static class AdapterFolder
     /// <summary>The first version whose manifest records <see cref="AdapterManifest.WeightsSha256"/>.</summary>
     private const int WithWeightsDigest = 2;
 
+    // As TrainingOptions.InferenceBatchSize allows.
+    private const int MaxInferenceBatchSize = 65_536;
+
     // A manifest is a few KB (class names dominate); anything far larger is not one.
     private const long MaxManifestBytes = 16L << 20;
 
@@ -147,6 +150,20 @@ internal static class AdapterFolder
             throw new InvalidDataException(
                 $"{path}: Classes [{string.Join(", ", classes.Select(c => c is null ? "null" : $"'{c}'"))}] must " +
                 "be distinct, non-empty names.");
+        }
+
+        if (manifest.InferenceBatchSize is < 1 or > MaxInferenceBatchSize)
+        {
+            // The scorer allocates a batch's buffers up front: a huge value would fail only at Transform.
+            throw new InvalidDataException(
+                $"{path}: InferenceBatchSize {manifest.InferenceBatchSize} is outside 1 to {MaxInferenceBatchSize} " +
+                "(the range training accepts).");
+        }
+
+        if (!(manifest.PixelValueScale > 0 && float.IsFinite(manifest.PixelValueScale)))
+        {
+            throw new InvalidDataException(
+                $"{path}: PixelValueScale {manifest.PixelValueScale} is not a positive finite multiplier.");
         }
 
         if (!Enum.IsDefined(manifest.Precision))
