@@ -112,7 +112,8 @@ public sealed class PromptViTTransformer : ITransformer, IDisposable
     /// <summary>
     /// Loads an adapter written by <see cref="SaveAdapter"/> onto <paramref name="backbone"/>, which must be the
     /// backbone it was trained on (same architecture and identical weights; a different fingerprint is an error).
-    /// The backbone is shared, not copied, and is not disposed with the returned transformer; it is never changed.
+    /// The backbone is shared, not copied, and is not disposed with the returned transformer; its values and element
+    /// type are never changed (a <paramref name="device"/> other than the backbone's moves it, since it is shared).
     /// An adapter trained in bfloat16 gets a private copy of the backbone converted to bfloat16, which costs the
     /// backbone's memory (at half the float32 size) once more per loaded adapter.
     /// </summary>

@@ -185,7 +185,7 @@ internal static class AtomicFile
     }
 
     /// <summary>Makes a rename in <paramref name="directory"/> durable (POSIX needs the folder synced).</summary>
-    public static void FlushDirectory(string directory)
+    private static void FlushDirectory(string directory)
     {
         if (OperatingSystem.IsWindows())
         {
