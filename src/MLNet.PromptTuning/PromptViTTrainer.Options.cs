@@ -97,7 +97,9 @@ public sealed partial class PromptViTTrainer
 
         /// <summary>
         /// An already-loaded backbone, so several trainers and models share one copy in memory. It is never modified
-        /// (a scope that trains the backbone trains a private copy) and never disposed by the trainer or the models.
+        /// and never disposed by the trainer or the models: a scope that trains the backbone, and
+        /// <see cref="TrainingPrecision.BFloat16"/> precision, each use a private copy (the backbone's memory once
+        /// more) and keep this one's values and element type.
         /// </summary>
         [JsonIgnore]
         public VisionTransformer? Backbone { get; set; }

@@ -99,6 +99,13 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                     channel);
             }
 
+            if (o.Precision == TrainingPrecision.BFloat16 && !ownsBackbone)
+            {
+                // bfloat16 converts the backbone in place: convert a private copy, never the caller's Options.Backbone.
+                backbone = BackboneCopy.Of(backbone);
+                ownsBackbone = true;
+            }
+
             WarnAboutChannelConversion(channel, backbone.Config);
             var (trainRows, validationRows) = SplitRows(labeled, spec);
             var (trainSet, validationSet) = CreateImageSources(trainRows, validationRows, backbone.Config, channel);
@@ -108,6 +115,10 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             model = new PromptedVisionTransformer(
                 backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.GetHeadInitialization());
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
+
+            // A frozen backbone's fingerprint is taken in float32, before any bfloat16 conversion: it must match the
+            // float32 backbone an adapter is later loaded onto.
+            string? frozenFingerprint = model.Scope.TrainsBackbone ? null : BackboneFingerprint.Compute(model.Backbone);
             if (o.Precision == TrainingPrecision.BFloat16)
             {
                 model.SetComputePrecision(torch.ScalarType.BFloat16);
@@ -130,7 +141,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             var result = trainer.TrainOn(model, trainSet, validationSet, o.CancellationToken);
             ReportColorReduction(channel, backbone.Config, labeled);
 
-            string fingerprint = BackboneFingerprint.Compute(model.Backbone);
+            string fingerprint = frozenFingerprint ?? BackboneFingerprint.Compute(model.Backbone);
             var settings = new ImageScoringSettings(o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
                 o.InferenceBatchSize, spec);
             var transformer = new PromptViTTransformer(_host, model, settings, classes, o.PixelValueScale, fingerprint,

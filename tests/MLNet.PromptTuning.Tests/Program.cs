@@ -37,7 +37,7 @@ internal static class Program
             $"Usage: {SavedModelScorer.Command} <model.zip> <rows.tsv> <image-folder> <output.txt> <threads>\n" +
             $"   or: {TorchNativeProbe.Command}\n" +
             $"   or: {FuzzCommand.Command} [--cases-per-format N] [--seed S] [--parallel P] " +
-            "[--formats safetensors,npy,npz,pth,model]\n" +
+            "[--formats safetensors,npy,npz,pth,model,adapter]\n" +
             $"   or: {KillCommand.Command} --target NAME [--kills 20] [--seed 1]");
         return 2;
     }

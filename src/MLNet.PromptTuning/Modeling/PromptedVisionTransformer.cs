@@ -72,7 +72,7 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier,
         if (Scope.TrainsBackbone && !ownsBackbone)
         {
             // Training would change a backbone other models may share: train a private copy instead.
-            backbone = CopyOf(backbone);
+            backbone = BackboneCopy.Of(backbone);
             ownsBackbone = true;
         }
 
@@ -223,20 +223,6 @@ public sealed class PromptedVisionTransformer : nn.Module, ITrainableClassifier,
         // The backbone has no dropout; stochastic depth is driven by the scope and the forward context, so the
         // backbone is kept in evaluation mode regardless (VPT's train() override).
         _backbone.eval();
-    }
-
-    private static VisionTransformer CopyOf(VisionTransformer source)
-    {
-        var copy = new VisionTransformer(source.Config);
-        using var noGrad = torch.no_grad();
-        var target = copy.state_dict();
-        foreach (var (name, tensor) in source.state_dict())
-        {
-            target[name].copy_(tensor);
-        }
-
-        copy.to(source.state_dict().Values.First().device);
-        return copy;
     }
 
     /// <inheritdoc/>

@@ -1,8 +1,10 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Runtime;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
 
@@ -11,14 +13,25 @@ namespace MLNet.PromptTuning.Persistence;
 /// <summary>
 /// The adapter format (PEFT's habit): a folder with <c>adapter_model.safetensors</c>, the tensors training produced
 /// (method and head; the backbone too when the scope trained it), and <c>adapter_manifest.json</c>, everything else
-/// needed to rebuild the model on the backbone it was trained on.
+/// needed to rebuild the model on the backbone it was trained on. Since version 2 the manifest records a SHA-256 of the
+/// weights file, so any change to it is refused; version-1 adapters load without that check. The manifest itself has
+/// no checksum: an edit that still parses as a valid manifest is read as written.
 /// </summary>
 internal static class AdapterFolder
 {
     public const string ManifestFile = "adapter_manifest.json";
     public const string WeightsFile = "adapter_model.safetensors";
     public const string FormatName = "mlnet-prompttuning-adapter";
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
+
+    /// <summary>The first version whose manifest records <see cref="AdapterManifest.WeightsSha256"/>.</summary>
+    private const int WithWeightsDigest = 2;
+
+    // As TrainingOptions.InferenceBatchSize allows.
+    private const int MaxInferenceBatchSize = 65_536;
+
+    // A manifest is a few KB (class names dominate); anything far larger is not one.
+    private const long MaxManifestBytes = 16L << 20;
 
     /// <summary>A manifest describing <paramref name="model"/>; the caller fills in the columns and classes.</summary>
     public static AdapterManifest Describe(PromptedVisionTransformer model, string backboneFingerprint,
@@ -39,8 +52,9 @@ internal static class AdapterFolder
     };
 
     /// <summary>
-    /// Writes the adapter of <paramref name="model"/> into <paramref name="directory"/> (which must not exist or be
-    /// empty): into a folder beside it first, moved into place at the end, so a failure never leaves half an adapter.
+    /// Writes the adapter of <paramref name="model"/> into <paramref name="directory"/>, which must not exist or be
+    /// empty: through a staging folder beside it (<see cref="AtomicFile.WriteDirectory"/>), so the folder either does
+    /// not exist or holds a complete adapter, even if the process is killed mid-save.
     /// </summary>
     public static void Write(string directory, AdapterManifest manifest, PromptedVisionTransformer model)
     {
@@ -52,34 +66,26 @@ internal static class AdapterFolder
                 $"The adapter folder '{target}' already exists and is not empty; choose a new folder.");
         }
 
-        string parent = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(parent);
-        string staging = Path.Combine(parent, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(staging);
-        try
+        AtomicFile.WriteDirectory(target, staging =>
         {
-            File.WriteAllText(Path.Combine(staging, ManifestFile),
-                JsonSerializer.Serialize(manifest, ModelJson.Options));
-            SafeTensorsWriter.Write(Path.Combine(staging, WeightsFile),
+            string weights = Path.Combine(staging, WeightsFile);
+            SafeTensorsWriter.Write(weights,
                 ModelTensors.Trainable(model, includeBackbone: model.Scope.TrainsBackbone),
                 new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "MLNet.PromptTuning" });
-            if (Directory.Exists(target))
+            using (var stream = File.OpenRead(weights))
             {
-                Directory.Delete(target);
+                manifest.WeightsSha256 = Sha256Of(stream);
             }
 
-            Directory.Move(staging, target);
-        }
-        catch
-        {
-            TryDeleteDirectory(staging);
-            throw;
-        }
+            File.WriteAllText(Path.Combine(staging, ManifestFile),
+                JsonSerializer.Serialize(manifest, ModelJson.Options));
+        });
     }
 
     /// <summary>Reads and checks the manifest of the adapter in <paramref name="directory"/>.</summary>
     /// <exception cref="FileNotFoundException">The folder has no manifest.</exception>
-    /// <exception cref="InvalidDataException">The manifest is not a complete version-1 adapter manifest.</exception>
+    /// <exception cref="InvalidDataException">The manifest is not valid JSON, has a value of the wrong type, or is not
+    /// a complete version-1 or version-2 adapter manifest (names the file and the field).</exception>
     public static AdapterManifest ReadManifest(string directory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
@@ -90,15 +96,87 @@ internal static class AdapterFolder
                 path);
         }
 
-        var manifest = JsonSerializer.Deserialize<AdapterManifest>(File.ReadAllText(path), ModelJson.Options);
-        if (manifest?.Format != FormatName || manifest.FormatVersion != FormatVersion || manifest.Backbone is null ||
-            manifest.Method is null || manifest.Classes is null || manifest.ImageColumnName is null ||
-            manifest.ScoreColumnName is null || manifest.PredictedLabelColumnName is null ||
-            manifest.BackboneFingerprint is null)
+        AdapterManifest? manifest;
+        using (var stream = File.OpenRead(path))
+        {
+            if (stream.Length > MaxManifestBytes)
+            {
+                throw new InvalidDataException(
+                    $"{path} has {stream.Length} bytes; an adapter manifest has at most {MaxManifestBytes}.");
+            }
+
+            try
+            {
+                manifest = JsonSerializer.Deserialize<AdapterManifest>(stream, ModelJson.Options);
+            }
+            catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or
+                                           InvalidOperationException or FormatException or OverflowException)
+            {
+                throw new InvalidDataException($"{path} is not a valid adapter manifest: {e.Message}", e);
+            }
+        }
+
+        if (manifest?.Format != FormatName || manifest.FormatVersion is < 1 or > FormatVersion)
         {
             throw new InvalidDataException(
-                $"{path} is not a version-{FormatVersion} {FormatName} manifest (format '{manifest?.Format}', " +
-                $"version {manifest?.FormatVersion}).");
+                $"{path} is not a {FormatName} manifest of version 1 to {FormatVersion} (format " +
+                $"'{manifest?.Format}', version {manifest?.FormatVersion}).");
+        }
+
+        string? missing = manifest switch
+        {
+            { Backbone: null } => nameof(AdapterManifest.Backbone),
+            { Method: null } => nameof(AdapterManifest.Method),
+            { MethodOptions.ValueKind: not JsonValueKind.Object } => nameof(AdapterManifest.MethodOptions),
+            { Classes: null } => nameof(AdapterManifest.Classes),
+            { ImageColumnName: null } => nameof(AdapterManifest.ImageColumnName),
+            { ScoreColumnName: null } => nameof(AdapterManifest.ScoreColumnName),
+            { PredictedLabelColumnName: null } => nameof(AdapterManifest.PredictedLabelColumnName),
+            { BackboneFingerprint: null } => nameof(AdapterManifest.BackboneFingerprint),
+            { FormatVersion: >= WithWeightsDigest, WeightsSha256: null } => nameof(AdapterManifest.WeightsSha256),
+            _ => null,
+        };
+        if (missing is not null)
+        {
+            string expected = missing == nameof(AdapterManifest.MethodOptions) ? "a JSON object" : "a value";
+            throw new InvalidDataException(
+                $"{path}: {missing} is missing or null; a version-{manifest.FormatVersion} adapter manifest needs " +
+                $"{expected} there.");
+        }
+
+        string[] classes = manifest.Classes!;
+        if (classes.Any(string.IsNullOrEmpty) || classes.Distinct(StringComparer.Ordinal).Count() != classes.Length)
+        {
+            throw new InvalidDataException(
+                $"{path}: Classes [{string.Join(", ", classes.Select(c => c is null ? "null" : $"'{c}'"))}] must " +
+                "be distinct, non-empty names.");
+        }
+
+        if (manifest.InferenceBatchSize is < 1 or > MaxInferenceBatchSize)
+        {
+            // The scorer allocates a batch's buffers up front: a huge value would fail only at Transform.
+            throw new InvalidDataException(
+                $"{path}: InferenceBatchSize {manifest.InferenceBatchSize} is outside 1 to {MaxInferenceBatchSize} " +
+                "(the range training accepts).");
+        }
+
+        if (!(manifest.PixelValueScale > 0 && float.IsFinite(manifest.PixelValueScale)))
+        {
+            throw new InvalidDataException(
+                $"{path}: PixelValueScale {manifest.PixelValueScale} is not a positive finite multiplier.");
+        }
+
+        if (!Enum.IsDefined(manifest.Precision))
+        {
+            throw new InvalidDataException(
+                $"{path}: Precision {(int)manifest.Precision} is not one of " +
+                $"{string.Join(", ", Enum.GetNames<TrainingPrecision>())}.");
+        }
+
+        if (manifest.WeightsSha256 is { } digest && !IsSha256Hex(digest))
+        {
+            throw new InvalidDataException(
+                $"{path}: WeightsSha256 '{digest}' is not a SHA-256 (64 lower-case hexadecimal digits).");
         }
 
         return manifest;
@@ -106,22 +184,29 @@ internal static class AdapterFolder
 
     /// <summary>
     /// Rebuilds the adapter's model on <paramref name="backbone"/>: checks that the backbone has the adapter's
-    /// architecture and, unless the adapter carries its own trained backbone, the fingerprint of its weights.
+    /// architecture and, unless the adapter carries its own trained backbone, the fingerprint of its weights; then
+    /// checks the weights file against the manifest's digest and loads it. A backbone the model does not own is never
+    /// changed: a bfloat16 adapter gets a private bfloat16 copy of it.
     /// </summary>
     /// <exception cref="ArgumentException">The backbone is not the one the adapter was trained on.</exception>
+    /// <exception cref="InvalidDataException">The manifest describes no model this backbone can carry, or the weights
+    /// file is damaged or does not fit the model (names the file).</exception>
     public static PromptedVisionTransformer LoadModel(string directory, AdapterManifest manifest,
         VisionTransformer backbone, bool ownsBackbone)
     {
-        if (ArchitectureOf(manifest.Backbone!) != ArchitectureOf(backbone.Config))
+        // The manifest's architecture as text: a value JSON cannot write (an infinite mean) is the manifest's fault.
+        string manifestPath = Path.Combine(directory, ManifestFile);
+        var (stored, storedArchitecture) = FromFile(manifestPath,
+            () => (ModelJson.SerializeConfig(manifest.Backbone!), ArchitectureOf(manifest.Backbone!)));
+        if (storedArchitecture != ArchitectureOf(backbone.Config))
         {
             throw new ArgumentException(
-                $"The adapter in '{directory}' was trained on backbone architecture " +
-                $"{ModelJson.SerializeConfig(manifest.Backbone!)} but the given backbone is " +
-                $"{ModelJson.SerializeConfig(backbone.Config)}.", nameof(backbone));
+                $"The adapter in '{directory}' was trained on backbone architecture {stored} but the given backbone " +
+                $"is {ModelJson.SerializeConfig(backbone.Config)}.", nameof(backbone));
         }
 
-        var methodOptions = ModelJson.DeserializeMethodOptions(
-            manifest.Method!, manifest.MethodOptions.GetRawText(), manifest.MethodAssembly);
+        var methodOptions = FromFile(manifestPath, () => ModelJson.DeserializeMethodOptions(
+            manifest.Method!, manifest.MethodOptions.GetRawText(), manifest.MethodAssembly));
         if (!methodOptions.Scope.TrainsBackbone)
         {
             string fingerprint = BackboneFingerprint.Compute(backbone);
@@ -135,15 +220,44 @@ internal static class AdapterFolder
             }
         }
 
-        var model = new PromptedVisionTransformer(backbone, methodOptions, manifest.Classes!.Length, ownsBackbone);
+        bool bfloat16 = manifest.Precision == TrainingPrecision.BFloat16;
+        bool copied = bfloat16 && !ownsBackbone && !methodOptions.Scope.TrainsBackbone;
+        if (copied)
+        {
+            // Converting to bfloat16 happens in place: convert a private copy, never the caller's backbone.
+            backbone = BackboneCopy.Of(backbone);
+            ownsBackbone = true;
+        }
+
+        PromptedVisionTransformer? model = null;
         try
         {
-            using (var weights = SafeTensorsReader.Open(Path.Combine(directory, WeightsFile)))
+            var created = FromFile(manifestPath, () => new PromptedVisionTransformer(
+                backbone, methodOptions, manifest.Classes!.Length, ownsBackbone));
+            model = created;
+            string weightsPath = Path.Combine(directory, WeightsFile);
+            FromFile(weightsPath, () =>
             {
-                ModelTensors.Load(model, weights.ReadAll(), $"adapter '{directory}'");
-            }
+                using var stream = new FileStream(weightsPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                if (manifest.WeightsSha256 is { } expected)
+                {
+                    // Checked on the very stream the tensors are then read from.
+                    string actual = Sha256Of(stream);
+                    if (actual != expected)
+                    {
+                        throw new InvalidDataException(
+                            $"{weightsPath} has SHA-256 {actual}, but the adapter's {ManifestFile} records " +
+                            $"{expected}: the weights file was changed or damaged after it was saved.");
+                    }
 
-            if (manifest.Precision == TrainingPrecision.BFloat16)
+                    stream.Position = 0;
+                }
+
+                using var weights = SafeTensorsReader.Open(stream, weightsPath);
+                ModelTensors.Load(created, weights.ReadAll(), $"adapter '{directory}'");
+            });
+
+            if (bfloat16)
             {
                 model.SetComputePrecision(torch.ScalarType.BFloat16);
             }
@@ -152,24 +266,52 @@ internal static class AdapterFolder
         }
         catch
         {
-            model.Dispose();
+            if (model is not null)
+            {
+                model.Dispose();
+            }
+            else if (copied)
+            {
+                backbone.Dispose(); // the private copy, before a model took it
+            }
+
             throw;
         }
     }
 
-    /// <summary>The architecture as comparable text (the variant's display name does not matter).</summary>
-    private static string ArchitectureOf(VitConfig config) =>
-        ModelJson.SerializeConfig(config with { Name = string.Empty });
-
-    private static void TryDeleteDirectory(string path)
+    /// <summary>
+    /// Runs a step that reads <paramref name="path"/> (or builds what it describes), turning any exception that
+    /// LoadAdapter does not document into an <see cref="InvalidDataException"/> that names the file.
+    /// </summary>
+    public static T FromFile<T>(string path, Func<T> step)
     {
         try
         {
-            Directory.Delete(path, recursive: true);
+            return step();
         }
-        catch (IOException)
+        catch (Exception e) when (!IsDocumented(e))
         {
-            // Best effort: the original error matters more.
+            throw new InvalidDataException($"{path} does not describe a loadable adapter: {e.Message}", e);
         }
     }
+
+    /// <summary>Whether LoadAdapter lets <paramref name="e"/> through unchanged (its documented failures).</summary>
+    private static bool IsDocumented(Exception e) =>
+        e is InvalidDataException or NotSupportedException or CheckpointMismatchException or IOException
+            or UnauthorizedAccessException;
+
+    private static void FromFile(string path, Action step) => FromFile(path, () =>
+    {
+        step();
+        return true;
+    });
+
+    private static string Sha256Of(Stream stream) => Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+
+    private static bool IsSha256Hex(string text) =>
+        text.Length == 64 && text.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
+
+    /// <summary>The architecture as comparable text (the variant's display name does not matter).</summary>
+    private static string ArchitectureOf(VitConfig config) =>
+        ModelJson.SerializeConfig(config with { Name = string.Empty });
 }

@@ -41,4 +41,8 @@ internal sealed class AdapterManifest
     public VitConfig? Backbone { get; set; }
 
     public string? BackboneFingerprint { get; set; }
+
+    /// <summary>SHA-256 of <c>adapter_model.safetensors</c> as lower-case hex (format version 2; absent in version
+    /// 1).</summary>
+    public string? WeightsSha256 { get; set; }
 }

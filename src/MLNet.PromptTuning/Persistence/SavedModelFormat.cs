@@ -14,25 +14,26 @@ namespace MLNet.PromptTuning.Persistence;
 /// the method's and head's weights (<c>Trainable.safetensors</c>) in their own streams.
 /// </summary>
 /// <remarks>
-/// Version 0x00010003 added a digest of the method's and head's tensors; with the backbone fingerprint (written since
-/// the first version) every stored weight is covered, and <see cref="Read"/> checks both unless
-/// <see cref="SavedModelVerification"/> is off. Version 0x00010002 added the method's assembly. Versions 0x00010001
-/// and 0x00010002 are still read; their backbone is verified, their prompt and head cannot be.
+/// Version 0x00010003 added SHA-256 digests of the method's and head's tensors and of the backbone as stored, so every
+/// stored weight is covered, and <see cref="Read"/> checks both unless <see cref="SavedModelVerification"/> is off.
+/// Version 0x00010002 added the method's assembly. Versions 0x00010001 and 0x00010002 are still read; their backbone
+/// is verified against the fingerprint (which those versions took of the backbone as stored), their prompt and head
+/// cannot be.
 /// </remarks>
 internal static class SavedModelFormat
 {
     public const string LoaderSignature = "PromptViTTransformer";
 
     private const uint WithMethodAssembly = 0x00010002;
-    private const uint WithTrainableDigest = 0x00010003;
+    private const uint WithDigests = 0x00010003;
     private const string BackboneStream = "Backbone.safetensors";
     private const string TrainableStream = "Trainable.safetensors";
 
     public static readonly ModelFormat Format = new(
         ModelSignature: "PRMPTVIT",
         LoaderSignature: LoaderSignature,
-        VersionWritten: WithTrainableDigest,
-        VersionReadable: WithTrainableDigest,
+        VersionWritten: WithDigests,
+        VersionReadable: WithDigests,
         VersionWeCanReadBack: 0x00010001);
 
     /// <summary>Writes <paramref name="model"/> (the backbone always: a saved model needs nothing else).</summary>
@@ -48,9 +49,10 @@ internal static class SavedModelFormat
         writer.Writer.Write(pixelValueScale);
         writer.Writer.Write(model.ComputePrecision == torch.ScalarType.BFloat16);
         var trainable = ModelTensors.Trainable(model, includeBackbone: false);
+        var backbone = model.Backbone.state_dict();
         writer.WriteString(TensorDigest.Of(trainable));
-        writer.WriteBinaryStream(BackboneStream, w =>
-            SafeTensorsWriter.Write(w.BaseStream, model.Backbone.state_dict()));
+        writer.WriteString(TensorDigest.Of(backbone));
+        writer.WriteBinaryStream(BackboneStream, w => SafeTensorsWriter.Write(w.BaseStream, backbone));
         writer.WriteBinaryStream(TrainableStream, w => SafeTensorsWriter.Write(w.BaseStream, trainable));
     }
 
@@ -70,7 +72,11 @@ internal static class SavedModelFormat
         string fingerprint = reader.ReadString();
         float pixelValueScale = reader.Reader.ReadSingle();
         bool bfloat16 = reader.Reader.ReadBoolean();
-        string? trainableDigest = reader.VersionWritten >= WithTrainableDigest ? reader.ReadString() : null;
+        bool hasDigests = reader.VersionWritten >= WithDigests;
+        string? trainableDigest = hasDigests ? reader.ReadString() : null;
+        // The fingerprint names the backbone the model was trained from (float32 even when it computes in bfloat16);
+        // the digest covers the backbone as stored. Older formats stored only the fingerprint, taken as stored.
+        string backboneDigest = hasDigests ? reader.ReadString() : fingerprint;
 
         var backbone = new VisionTransformer(config);
         PromptedVisionTransformer? model = null;
@@ -84,10 +90,10 @@ internal static class SavedModelFormat
                 model.SetComputePrecision(torch.ScalarType.BFloat16);
             }
 
-            // After the precision change: the fingerprint was taken of the backbone as it computed (bf16 or not).
+            // After the precision change: the backbone was stored as it computed (bf16 or not).
             if (SavedModelVerification.IsEnabled)
             {
-                SavedModelVerification.Check("backbone weights", fingerprint, BackboneFingerprint.Compute(backbone));
+                SavedModelVerification.Check("backbone weights", backboneDigest, BackboneFingerprint.Compute(backbone));
                 if (trainableDigest is not null)
                 {
                     SavedModelVerification.Check("prompt and head weights", trainableDigest,

@@ -14,7 +14,7 @@ namespace MLNet.PromptTuning.Runtime;
 /// Temporary files are named <c>.{name}.{pid}.{random}.tmp</c>. A save that is killed leaves its temporary file
 /// behind; the next save of the same path removes every such file whose process is no longer running
 /// (<see cref="RemoveStale"/>), so a crash costs disk space only until then. Writers of folders use the same naming
-/// for their staging folder.
+/// for their staging folder (<see cref="WriteDirectory"/>).
 /// </remarks>
 internal static class AtomicFile
 {
@@ -49,6 +49,50 @@ internal static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Writes the folder <paramref name="path"/> through <paramref name="write"/> so that it either does not exist or
+    /// holds the complete content: the files go into a staging folder beside it (named like a temporary file, so a
+    /// killed save's staging folder is removed by the next save of the same path), each is flushed to disk, and the
+    /// staging folder is then renamed to <paramref name="path"/> and the parent folder flushed.
+    /// </summary>
+    /// <param name="path">The destination folder; must not exist, or be empty (it is replaced).</param>
+    /// <param name="write">Writes the content into the staging folder whose path it is given.</param>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder that is not empty, or a file.</exception>
+    public static void WriteDirectory(string path, Action<string> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(write);
+        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var parent = Path.GetDirectoryName(fullPath)!;
+        Directory.CreateDirectory(parent);
+        RemoveStale(fullPath);
+        var staging = TemporaryPath(fullPath);
+        Directory.CreateDirectory(staging);
+        try
+        {
+            write(staging);
+            foreach (var file in Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories))
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.None);
+                stream.Flush(flushToDisk: true);
+            }
+
+            FlushDirectory(staging);
+            if (Directory.Exists(fullPath))
+            {
+                Directory.Delete(fullPath); // Only an empty folder can be deleted this way: never a complete one.
+            }
+
+            Directory.Move(staging, fullPath);
+            FlushDirectory(parent);
+        }
+        catch
+        {
+            TryDeleteDirectory(staging);
+            throw;
+        }
+    }
+
     /// <summary>A new temporary path beside <paramref name="fullPath"/>, named after it and this process.</summary>
     public static string TemporaryPath(string fullPath) => Path.Combine(
         Path.GetDirectoryName(fullPath)!,
@@ -71,9 +115,11 @@ internal static class AtomicFile
         var removed = 0;
         foreach (var candidate in Directory.EnumerateFileSystemEntries(directory, prefix + "*.tmp"))
         {
-            var rest = Path.GetFileName(candidate)[prefix.Length..];
-            var dot = rest.IndexOf('.', StringComparison.Ordinal);
-            if (dot <= 0 || !int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ||
+            // Exactly "{pid}.{32 hex digits}.tmp": the temporaries of a name that merely starts with this one (".a.5."
+            // for "a.5" beside "a") have more parts and are left to saves of their own target.
+            var parts = Path.GetFileName(candidate)[prefix.Length..].Split('.');
+            if (parts.Length != 3 || parts[1].Length != 32 || !parts[1].All(char.IsAsciiHexDigit) ||
+                !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ||
                 IsRunning(pid))
             {
                 continue;

@@ -92,7 +92,7 @@ internal static class FuzzChild
         var residentBytes = MemoryProbe.PeakGrowth(resident);
         long size = mutation.Bytes.Length;
 
-        var (outcome, detail) = Judge(mutation, original, loaded, error);
+        var (outcome, detail) = Judge(target, mutation, original, loaded, error);
         if (File.Exists(FuzzTargets.PickleMarker))
         {
             (outcome, detail) = (FuzzOutcome.SideEffect, "a pickle payload ran: " + detail);
@@ -108,11 +108,13 @@ internal static class FuzzChild
     }
 
     private static (FuzzOutcome Outcome, string Detail) Judge(
-        Mutation mutation, LoadDigest original, LoadDigest? loaded, Exception? error)
+        FuzzTarget target, Mutation mutation, LoadDigest original, LoadDigest? loaded, Exception? error)
     {
         if (error is not null)
         {
-            var documented = error is InvalidDataException or NotSupportedException or CheckpointMismatchException;
+            var documented = error is InvalidDataException or NotSupportedException or CheckpointMismatchException ||
+                (error is ArgumentException argument && argument.GetType() == typeof(ArgumentException) &&
+                 target.DocumentedArgument is { } parameter && argument.ParamName == parameter);
             var message = error.Message.Length > 300 ? error.Message[..300] : error.Message;
             return (documented ? FuzzOutcome.Refused : FuzzOutcome.UndocumentedException,
                 documented ? message : error.ToString()[..Math.Min(1500, error.ToString().Length)]);

@@ -17,13 +17,19 @@ namespace MLNet.PromptTuning.Tests.Reliability;
 /// The name the damaged file is given in the child's folder (for example an adapter manifest's fixed name); by
 /// default <c>case</c> with the format's extension.
 /// </param>
+/// <param name="DocumentedArgument">
+/// The parameter of the load call whose <see cref="ArgumentException"/> is a documented refusal (LoadAdapter's
+/// <c>backbone</c>: a manifest naming another architecture or fingerprint is refused that way); by default none, and
+/// any <see cref="ArgumentException"/> other than a <c>CheckpointMismatchException</c> is undocumented.
+/// </param>
 internal sealed record FuzzTarget(
     string Name,
     string Format,
     Func<byte[]> Seed,
     Func<Random, byte[], Mutation> Mutate,
     Func<string, LoadDigest> Load,
-    string? FileName = null);
+    string? FileName = null,
+    string? DocumentedArgument = null);
 
 /// <summary>What a successful load produced, as two digests: the tensors' bytes and any stored configuration.</summary>
 /// <param name="Tensors">SHA-256 over every loaded tensor's name, dtype, shape and bytes.</param>

@@ -1,5 +1,9 @@
+using System.Text.Json;
+using Microsoft.ML;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Methods.Vpt;
+using MLNet.PromptTuning.Persistence;
 using MLNet.PromptTuning.Tests.Checkpoints;
 using TorchSharp;
 
@@ -12,6 +16,18 @@ internal static class FuzzTargets
 {
     /// <summary>The file a hostile pickle would create if it ever ran; the campaign checks it never appears.</summary>
     public static readonly string PickleMarker = Path.Combine(Path.GetTempPath(), "mlnet-fuzz-pickle-ran.marker");
+
+#if !FUZZ_BASELINE
+    // The undamaged adapter folder's files by name, written once per process.
+    private static readonly Lazy<Dictionary<string, byte[]>> AdapterFiles = new(WriteSeedAdapter);
+
+    // One caller's backbone for every case of a process, with its fingerprint: no load may ever change it.
+    private static readonly Lazy<(VisionTransformer Backbone, string Fingerprint)> CallersBackbone = new(() =>
+    {
+        var backbone = FixtureBackbone();
+        return (backbone, BackboneFingerprint.Compute(backbone));
+    });
+#endif
 
     public static IReadOnlyList<FuzzTarget> All { get; } = Build();
 
@@ -52,6 +68,8 @@ internal static class FuzzTargets
         targets.Add(Pth("pth-timm", "vit_timm.pth", classToken));
         targets.Add(Pth("pth-mocov3", "vit_mocov3_checkpoint.pth.tar", classToken));
         targets.Add(Pth("pth-mae", "vit_mae_model.pth", average));
+        targets.Add(Adapter("adapter-weights", AdapterFolder.WeightsFile, MutateAdapterWeights));
+        targets.Add(Adapter("adapter-manifest", AdapterFolder.ManifestFile, JsonMutations.Any));
 #endif
         return targets;
     }
@@ -171,4 +189,80 @@ internal static class FuzzTargets
             File.Delete(path);
         }
     }
+
+#if !FUZZ_BASELINE
+    /// <summary>One file of the adapter folder, damaged; the other is put beside it undamaged.</summary>
+    private static FuzzTarget Adapter(string name, string file, Func<Random, byte[], Mutation> mutate) =>
+        new(name, "adapter", () => AdapterFiles.Value[file], mutate, LoadAdapter, file, DocumentedArgument: "backbone");
+
+    // The manifest records the weights file's SHA-256: any change to it is detectable now, header text included.
+    private static Mutation MutateAdapterWeights(Random random, byte[] seed) =>
+        SafeTensorsMutations.Any(random, seed) with { Detectable = true, ConfigMayChange = false };
+
+    /// <summary>
+    /// The public call a user makes: LoadAdapter onto the backbone the adapter was trained on (from the fixtures),
+    /// shared by every case. What it must never do, change that backbone, is reported as an undocumented exception.
+    /// </summary>
+    private static LoadDigest LoadAdapter(string path)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        foreach (var (file, bytes) in AdapterFiles.Value)
+        {
+            if (file != Path.GetFileName(path))
+            {
+                File.WriteAllBytes(Path.Combine(directory, file), bytes);
+            }
+        }
+
+        var (backbone, fingerprint) = CallersBackbone.Value;
+        using var loaded = PromptViTTransformer.LoadAdapter(new MLContext(seed: 1), directory, backbone);
+        if (BackboneFingerprint.Compute(backbone) != fingerprint)
+        {
+            throw new InvalidOperationException("LoadAdapter changed the caller's backbone (values or element type).");
+        }
+
+        // The configuration is everything the manifest gave the model: what SaveAdapter would write again.
+        var configuration = JsonSerializer.Serialize(loaded.DescribeAdapter(), ModelJson.Options);
+        return new LoadDigest(LoadDigests.Of(loaded.Model.state_dict()), LoadDigests.Of(configuration));
+    }
+
+    /// <summary>A bfloat16 VPT adapter of the fixture backbone: loading it takes the private-copy path.</summary>
+    private static Dictionary<string, byte[]> WriteSeedAdapter()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"fuzz-seed-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            using (var model = TinyAdapters.Create(FixtureBackbone(), new VptOptions { PromptLength = 2 }, seed: 5,
+                       ownsBackbone: true, bfloat16: true))
+            {
+                model.SaveAdapter(directory);
+            }
+
+            return new[] { AdapterFolder.ManifestFile, AdapterFolder.WeightsFile }
+                .ToDictionary(f => f, f => File.ReadAllBytes(Path.Combine(directory, f)));
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private static VisionTransformer FixtureBackbone()
+    {
+        var backbone = new VisionTransformer(CheckpointFixtures.Config());
+        try
+        {
+            BackboneCheckpoint.Load(backbone, CheckpointFixtures.Path("vit_timm.safetensors"));
+            return backbone;
+        }
+        catch
+        {
+            backbone.Dispose();
+            throw;
+        }
+    }
+#endif
 }

@@ -115,6 +115,7 @@ internal static class KillDuringSave
 
     /// <summary>Files or folders beside the target that a writer's temporary naming produces.</summary>
     public static List<string> Temporaries(string directory, SaveTarget target) =>
+        target.FindTemporaries?.Invoke(Path.Combine(directory, target.FileName)) ??
         Directory.EnumerateFileSystemEntries(directory, $".{target.FileName}.*.tmp").ToList();
 
     private static int ReadSaved(ChildProcess child, int reported, TimeSpan duration, bool untilFirst)

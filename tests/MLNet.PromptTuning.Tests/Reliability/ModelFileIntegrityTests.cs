@@ -28,7 +28,7 @@ public sealed class ModelFileIntegrityTests : IDisposable
         var path = Path.Combine(_folder, "model.zip");
         File.WriteAllText(path, "the previous model");
         // A temporary file named for a process id that cannot be running, as a killed save leaves it.
-        var stale = Path.Combine(_folder, ".model.zip.2147483000.0123456789abcdef.tmp");
+        var stale = Path.Combine(_folder, ".model.zip.2147483000.0123456789abcdef0123456789abcdef.tmp");
         File.WriteAllText(stale, "half a zip");
 
         model.Context.Model.SaveAtomically(model.Chain, model.InputSchema, path);

@@ -17,6 +17,7 @@ public sealed class ReliabilityTests(ITestOutputHelper output)
     [InlineData("npy", 600)]
     [InlineData("pth", 450)]
     [InlineData("model", 300)]
+    [InlineData("adapter", 400)]
     public void DamagedCheckpointsFailCleanly(string format, int cases)
     {
         var findings = Path.Combine(Path.GetTempPath(), $"fuzz-findings-ci-{format}");
@@ -41,6 +42,25 @@ public sealed class ReliabilityTests(ITestOutputHelper output)
         try
         {
             var report = KillDuringSave.Run(SaveTargets.Get(target), kills: 8, seed: Seed, directory,
+                maxDelay: TimeSpan.FromMilliseconds(400));
+            output.WriteLine(report.ToString());
+            Assert.Equal(8, report.Kills);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void KilledAdapterSavesLeaveOnlyCompleteAdapterFolders()
+    {
+        var directory = Directory.CreateTempSubdirectory("kill-adapter-").FullName;
+        try
+        {
+            // Each round checks that every adapter folder present loads with its generation, and that the next save
+            // to the killed save's folder removes its staging folder.
+            var report = KillDuringSave.Run(SaveTargets.Get("adapter-folder"), kills: 8, seed: Seed, directory,
                 maxDelay: TimeSpan.FromMilliseconds(400));
             output.WriteLine(report.ToString());
             Assert.Equal(8, report.Kills);

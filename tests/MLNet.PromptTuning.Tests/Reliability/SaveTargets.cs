@@ -1,7 +1,8 @@
 using System.Globalization;
-using MLNet.PromptTuning.Backbones;
 using Microsoft.ML;
+using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
+using MLNet.PromptTuning.Methods.FullFineTune;
 using MLNet.PromptTuning.Persistence;
 using MLNet.PromptTuning.Training;
 using TorchSharp;
@@ -16,6 +17,7 @@ internal static class SaveTargets
         new("backbone-checkpoint", "backbone.safetensors", SaveBackbone, ReadBackbone),
         new("model-zip", "model.zip", SaveModelZip, ReadModelZip),
         new("training-checkpoint", TrainingCheckpoint.FileName, SaveTrainingCheckpoint, ReadTrainingCheckpoint),
+        new("adapter-folder", "adapters", SaveAdapter, ReadAdapters, AdapterStagingFolders),
         // For comparison only (kill-campaign): ML.NET's own Model.Save, which truncates the file and then writes it.
         new("model-zip-mlnet-save", "model.zip", SaveModelZipWithMLNet, ReadModelZip),
     ];
@@ -30,8 +32,18 @@ internal static class SaveTargets
         Depth = 6,
     };
 
+    // One block: a full fine-tuning adapter carries its backbone, about 2.4 MB, so kills land inside saves too; every
+    // round loads every folder saved so far, so the adapter is kept smaller than the backbone above.
+    private static readonly VitConfig AdapterConfig = Config with { Depth = 1 };
+
+    private const string GenerationPrefix = "gen-";
+
     private static VisionTransformer? _backbone;
     private static TinyPromptViTModel? _model;
+
+    private static PromptViTTransformer? _adapterModel;
+
+    private static VisionTransformer? _adapterBackbone;
 
     /// <summary><see cref="BackboneCheckpoint.Save"/> of a backbone whose every weight equals the generation.</summary>
     private static void SaveBackbone(string path, int generation)
@@ -124,4 +136,65 @@ internal static class SaveTargets
             ? generation
             : throw new InvalidDataException($"The checkpoint's tensors do not all hold generation {generation}.");
     }
+
+    /// <summary>
+    /// <see cref="PromptViTTransformer.SaveAdapter"/> of a model whose every trained value (backbone, method, head)
+    /// equals the generation, into a new folder <c>gen-NNNNNN</c> under the path: an adapter folder is never
+    /// replaced (SaveAdapter refuses a non-empty one), so a user keeps one folder per version, as this does. The
+    /// child restarts at the generation a killed save was writing, so its first save goes to the same folder and must
+    /// remove the killed save's staging folder.
+    /// </summary>
+    private static void SaveAdapter(string path, int generation)
+    {
+        _adapterModel ??= TinyAdapters.Create(new VisionTransformer(AdapterConfig), new FullFineTuneOptions(), 1,
+            ownsBackbone: true);
+        using (torch.no_grad())
+        {
+            foreach (var (_, parameter) in _adapterModel.Model.named_parameters())
+            {
+                parameter.fill_(generation);
+            }
+        }
+
+        _adapterModel.SaveAdapter(AdapterFolderOf(path, generation));
+    }
+
+    /// <summary>
+    /// Loads every adapter folder under the path (staging folders aside) and checks that each is complete and holds
+    /// its generation everywhere; returns the newest generation.
+    /// </summary>
+    private static int ReadAdapters(string path)
+    {
+        _adapterBackbone ??= new VisionTransformer(AdapterConfig);
+        var newest = 0;
+        var folders = Directory.Exists(path)
+            ? Directory.GetDirectories(path, GenerationPrefix + "*")
+            : [];
+        foreach (var folder in folders)
+        {
+            var generation = int.Parse(Path.GetFileName(folder)[GenerationPrefix.Length..],
+                CultureInfo.InvariantCulture);
+            using var loaded = PromptViTTransformer.LoadAdapter(new MLContext(seed: 1), folder, _adapterBackbone);
+            foreach (var (name, tensor) in loaded.Model.state_dict())
+            {
+                if (!tensor.eq(generation).all().item<bool>())
+                {
+                    throw new InvalidDataException(
+                        $"'{folder}': '{name}' does not hold generation {generation} everywhere.");
+                }
+            }
+
+            newest = Math.Max(newest, generation);
+        }
+
+        return newest > 0
+            ? newest
+            : throw new InvalidDataException($"'{path}' holds no adapter folder.");
+    }
+
+    private static List<string> AdapterStagingFolders(string path) =>
+        Directory.Exists(path) ? Directory.EnumerateDirectories(path, $".{GenerationPrefix}*.tmp").ToList() : [];
+
+    private static string AdapterFolderOf(string path, int generation) =>
+        Path.Combine(path, GenerationPrefix + generation.ToString("D6", CultureInfo.InvariantCulture));
 }
