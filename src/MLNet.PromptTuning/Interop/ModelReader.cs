@@ -14,6 +14,12 @@ internal sealed class ModelReader
     /// <summary>Default stream name of the class labels' key values.</summary>
     public const string ClassLabelsStream = "LabelKeyValues.bin";
 
+    /// <summary>
+    /// The most classes a stored model may declare: far beyond any real classifier, small enough that a damaged count
+    /// cannot make scoring allocate gigabytes (scores take batch × classes floats).
+    /// </summary>
+    public const int MaxClasses = 1 << 20;
+
     private readonly ModelLoadContext _context;
     private readonly IHostEnvironment _environment;
 
@@ -64,9 +70,10 @@ internal sealed class ModelReader
     {
         int count = Reader.ReadInt32();
         bool hasValues = Reader.ReadBoolean();
-        if (count < 1)
+        if (count < 1 || count > MaxClasses)
         {
-            throw new InvalidDataException($"The model stores {count} classes; at least one is required.");
+            throw new InvalidDataException(
+                $"The model stores {count} classes; expected 1 to {MaxClasses} (the stream is damaged).");
         }
 
         if (!hasValues)
@@ -78,7 +85,20 @@ internal sealed class ModelReader
         var saver = new BinarySaver(_environment, new BinarySaver.Arguments());
         ReadBinaryStream(streamName, r =>
         {
-            if (!saver.TryLoadTypeAndValue(r.BaseStream, out DataViewType type, out object value) ||
+            // The type comes first and is checked before the value is read: the value's reader allocates whatever
+            // size the type declares, and a damaged stream can declare gigabytes.
+            using var bytes = new MemoryStream();
+            r.BaseStream.CopyTo(bytes);
+            bytes.Position = 0;
+            if (!new CodecFactory(_environment).TryReadCodec(bytes, out var codec) ||
+                codec.Type is not VectorDataViewType declared || declared.Size != count)
+            {
+                throw new InvalidDataException(
+                    $"The model's '{streamName}' stream does not hold {count} label key values.");
+            }
+
+            bytes.Position = 0;
+            if (!saver.TryLoadTypeAndValue(bytes, out DataViewType type, out object value) ||
                 type is not VectorDataViewType vectorType || vectorType.Size != count)
             {
                 throw new InvalidDataException(
