@@ -171,7 +171,11 @@ public sealed class ImagePreprocessor : IDisposable
     {
         var mean = torch.tensor(Target.Mean, new long[] { 1, Target.Channels, 1, 1 }, device: device);
         var std = torch.tensor(Target.Std, new long[] { 1, Target.Channels, 1, 1 }, device: device);
-        return x.div(255.0).sub(mean).div(std); // [B, C, H, W]
+        // An explicit scalar, alive until the call returns: an implicit double-to-Scalar temporary can be finalized
+        // by the garbage collector while libtorch still reads it (a 50,000-image Fit failed here with "Unknown scalar
+        // type").
+        using var pixelRange = 255.0.ToScalar();
+        return x.div(pixelRange).sub(mean).div(std); // [B, C, H, W]
     }
 
     /// <summary>The augmentation generator's state (a new uint8 tensor the caller owns), for checkpoints.</summary>

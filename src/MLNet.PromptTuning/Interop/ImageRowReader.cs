@@ -157,13 +157,13 @@ internal sealed class EncodedBytesRowReader : ImageRowReader
             using (image)
             {
                 int channels = column.Spec.Channels;
-                byte[] planes = MLImagePlanes.ToPlanar(image, channels, p => Location.Error(p));
+                var planes = MLImagePlanes.ToPlanarTensor(image, channels, p => Location.Error(p)); // [C, H, W]
                 if (channels == 1 && MLImagePlanes.HasColor(image, p => Location.Error(p)))
                 {
                     column.RecordColorReduced(Location.Row);
                 }
 
-                return torch.tensor(planes, new long[] { channels, image.Height, image.Width });
+                return planes;
             }
         }
     }
