@@ -17,7 +17,10 @@ namespace MLNet.PromptTuning.Interop;
 /// </summary>
 internal sealed class ImageScoringCore
 {
-    private const int LayoutVersion = 1;
+    private const int FirstLayoutVersion = 1;
+
+    // Layout 2 adds a SHA-256 of the class labels' key values, checked before ML.NET's codec decodes them.
+    private const int LayoutVersion = 2;
 
     /// <summary>Creates the core.</summary>
     /// <param name="environment">The ML.NET environment (MLContext) for channels and cancellation.</param>
@@ -87,7 +90,7 @@ internal sealed class ImageScoringCore
             w.Write(shape.Width);
         }
 
-        writer.WriteClassLabels(Classes);
+        writer.WriteClassLabels(Classes, withDigest: true);
     }
 
     /// <summary>Reads what <see cref="Save"/> wrote; the owner then loads its model and creates the core.</summary>
@@ -96,10 +99,11 @@ internal sealed class ImageScoringCore
         ArgumentNullException.ThrowIfNull(reader);
         BinaryReader r = reader.Reader;
         int layout = r.ReadInt32();
-        if (layout != LayoutVersion)
+        if (layout != LayoutVersion && layout != FirstLayoutVersion)
         {
             throw new InvalidDataException(
-                $"Unknown image scoring layout {layout}; this library reads {LayoutVersion}.");
+                $"Unknown image scoring layout {layout}; this library reads {FirstLayoutVersion} and " +
+                $"{LayoutVersion}.");
         }
 
         string image = reader.ReadString();
@@ -108,7 +112,7 @@ internal sealed class ImageScoringCore
         int batchSize = r.ReadInt32();
         int channels = r.ReadInt32();
         PixelShape? shape = r.ReadBoolean() ? new PixelShape(r.ReadInt32(), r.ReadInt32(), r.ReadInt32()) : null;
-        ClassLabels classes = reader.ReadClassLabels();
+        ClassLabels classes = reader.ReadClassLabels(withDigest: layout >= LayoutVersion);
 
         var settings = new ImageScoringSettings(image, score, predicted, batchSize,
             new ImageInputSpec(channels, shape));

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Data.IO;
@@ -65,8 +66,14 @@ internal sealed class ModelReader
         }
     }
 
+    /// <summary>The <c>sha256:</c> digest <see cref="ModelWriter.WriteClassLabels"/> stores for a stream.</summary>
+    public static string DigestOf(byte[] bytes) =>
+        "sha256:" + Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+
     /// <summary>Reads what <see cref="ModelWriter.WriteClassLabels"/> wrote.</summary>
-    public ClassLabels ReadClassLabels(string streamName = ClassLabelsStream)
+    /// <param name="withDigest">True when the writer stored the values' digest (checked before decoding).</param>
+    /// <param name="streamName">The values' stream.</param>
+    public ClassLabels ReadClassLabels(bool withDigest, string streamName = ClassLabelsStream)
     {
         int count = Reader.ReadInt32();
         bool hasValues = Reader.ReadBoolean();
@@ -81,6 +88,7 @@ internal sealed class ModelReader
             return ClassLabels.WithoutValues(count);
         }
 
+        string? expectedDigest = withDigest ? ReadString() : null;
         ClassLabels? classes = null;
         var saver = new BinarySaver(_environment, new BinarySaver.Arguments());
         ReadBinaryStream(streamName, r =>
@@ -89,6 +97,12 @@ internal sealed class ModelReader
             // size the type declares, and a damaged stream can declare gigabytes.
             using var bytes = new MemoryStream();
             r.BaseStream.CopyTo(bytes);
+            if (expectedDigest is not null && DigestOf(bytes.ToArray()) != expectedDigest)
+            {
+                throw new InvalidDataException(
+                    $"The model's '{streamName}' stream is damaged: it differs from the SHA-256 saved with it.");
+            }
+
             bytes.Position = 0;
             if (!new CodecFactory(_environment).TryReadCodec(bytes, out var codec) ||
                 codec.Type is not VectorDataViewType declared || declared.Size != count)

@@ -58,9 +58,12 @@ internal sealed class ModelWriter
 
     /// <summary>
     /// Writes the class count and, when present, the key values in their own stream with ML.NET's binary codec
-    /// (type and value), as Microsoft.ML.TorchSharp does, so every primitive key value type survives reload.
+    /// (type and value), as Microsoft.ML.TorchSharp does, so every primitive key value type survives reload. With
+    /// <paramref name="withDigest"/>, a SHA-256 of that stream goes in the main stream first, so a reader can refuse
+    /// damaged values before the codec decodes them (it allocates whatever sizes they declare).
     /// </summary>
-    public void WriteClassLabels(ClassLabels classes, string streamName = ModelReader.ClassLabelsStream)
+    public void WriteClassLabels(ClassLabels classes, bool withDigest,
+        string streamName = ModelReader.ClassLabelsStream)
     {
         ArgumentNullException.ThrowIfNull(classes);
         Writer.Write(classes.Count);
@@ -71,13 +74,18 @@ internal sealed class ModelWriter
         }
 
         var saver = new BinarySaver(_environment, new BinarySaver.Arguments());
-        WriteBinaryStream(streamName, w =>
+        using var values = new MemoryStream();
+        if (!classes.TryWriteValues(saver, values))
         {
-            if (!classes.TryWriteValues(saver, w.BaseStream))
-            {
-                throw new NotSupportedException(
-                    $"Label key values of type {classes.ValueType} cannot be saved by ML.NET's binary codec.");
-            }
-        });
+            throw new NotSupportedException(
+                $"Label key values of type {classes.ValueType} cannot be saved by ML.NET's binary codec.");
+        }
+
+        if (withDigest)
+        {
+            WriteString(ModelReader.DigestOf(values.ToArray()));
+        }
+
+        WriteBinaryStream(streamName, w => w.Write(values.ToArray()));
     }
 }
