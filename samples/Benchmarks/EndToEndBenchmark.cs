@@ -32,7 +32,7 @@ internal static class EndToEndBenchmark
         Log($"e2e: {folder}, {s.Images} images, batch {s.Batch}, {s.Threads} threads, {decoders} decoding " +
             $"thread(s) / loader worker(s), cache {s.CacheMb} MiB, kinds {string.Join(",", s.Kinds)}, " +
             $"rounds {s.Rounds}");
-        var runs = new List<(EpochResult Result, double LoadBefore, double LoadAfter)>();
+        var runs = new List<(int Round, EpochResult Result, double LoadBefore, double LoadAfter)>();
         var loads = new List<double>();
         for (int round = 1; round <= s.Rounds; round++)
         {
@@ -44,7 +44,7 @@ internal static class EndToEndBenchmark
                 {
                     double before = WaitForLoad(s);
                     var result = EpochResult.Run(psi, loads);
-                    runs.Add((result, before, loads[^1]));
+                    runs.Add((round, result, before, loads[^1]));
                 }
             }
         }
@@ -105,7 +105,8 @@ internal static class EndToEndBenchmark
         return load;
     }
 
-    private static string Report(Settings s, List<(EpochResult Result, double LoadBefore, double LoadAfter)> runs,
+    private static string Report(Settings s,
+        List<(int Round, EpochResult Result, double LoadBefore, double LoadAfter)> runs,
         int decoders, DateTime started)
     {
         var text = new StringBuilder();
@@ -119,34 +120,51 @@ internal static class EndToEndBenchmark
         }
 
         text.AppendLine();
-        text.AppendLine("| side | run | model | images | time (s) | images/s | CPU (s) | images per CPU-second | " +
-            "peak RSS (MB) | other CPU | load before → after |");
-        text.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-        foreach (var (r, before, after) in runs)
+        text.AppendLine("| round | side | run | model | images | time (s) | images/s | CPU (s) | images per " +
+            "CPU-second | peak RSS (MB) | other CPU | load before → after |");
+        text.AppendLine("| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        foreach (var (round, r, before, after) in runs)
         {
             string rss = r.WorkerPeakRssMb is { } worker ? Inv($"{r.PeakRssMb:F0} + worker {worker:F0}")
                 : Inv($"{r.PeakRssMb:F0}");
-            text.AppendLine(Inv($"| {r.Side} | {r.Kind} | {r.Model} | {r.Images:N0} | {r.Seconds:F1} | ") +
+            text.AppendLine(Inv($"| {round} | {r.Side} | {r.Kind} | {r.Model} | {r.Images:N0} | {r.Seconds:F1} | ") +
                 Inv($"{r.ImagesPerSecond:F1} | {r.CpuSeconds:F1} | {r.ImagesPerCpuSecond:F1} | {rss} | ") +
                 Inv($"{r.ForeignPct:F1}% | {before:F2} → {after:F2} |"));
         }
 
+        for (int round = 1; round <= s.Rounds; round++)
+        {
+            Summary(text, runs.Where(r => r.Round == round).Select(r => r.Result).ToList(), round, s.Rounds);
+        }
+
         text.AppendLine();
+        text.AppendLine("Time: from the start of the epoch (ours: the call to Fit; the peer: building the Dataset) " +
+            "to its end, model construction excluded. CPU: the process's user and system time over the epoch (the " +
+            "peer's includes its loader workers). Other CPU: other processes' share of the machine meanwhile. " +
+            "Ratios compare runs of the same round only.");
+        return text.ToString();
+    }
+
+    /// <summary>The comparison within one round (runs of different rounds met different loads).</summary>
+    private static void Summary(StringBuilder text, List<EpochResult> runs, int round, int rounds)
+    {
+        text.AppendLine();
+        if (rounds > 1)
+        {
+            text.AppendLine(Inv($"Round {round}:"));
+            text.AppendLine();
+        }
+
         text.AppendLine("| measure | ours | peer | ours/peer |");
         text.AppendLine("| --- | ---: | ---: | ---: |");
-        EpochResult? Best(string side, string kind) => runs.Select(r => r.Result)
-            .Where(r => r.Side == side && r.Kind == kind).MinBy(r => r.Seconds);
-        void Row(string measure, string kind, Func<EpochResult, double> value, string format, bool ratio = true)
+        EpochResult? Find(string side, string kind) => runs.FirstOrDefault(r => r.Side == side && r.Kind == kind);
+        void Row(string measure, string kind, Func<EpochResult, double> value, string format)
         {
-            var (o, p) = (Best("ours", kind), Best("peer", kind));
-            if (o is null || p is null)
+            if (Find("ours", kind) is { } o && Find("peer", kind) is { } p)
             {
-                return;
+                text.AppendLine(Inv($"| {measure} | {value(o).ToString(format, CultureInfo.InvariantCulture)} | ") +
+                    Inv($"{value(p).ToString(format, CultureInfo.InvariantCulture)} | **{value(o) / value(p):F2}** |"));
             }
-
-            string quotient = ratio ? Inv($"**{value(o) / value(p):F2}**") : "–";
-            text.AppendLine(Inv($"| {measure} | {value(o).ToString(format, CultureInfo.InvariantCulture)} | ") +
-                Inv($"{value(p).ToString(format, CultureInfo.InvariantCulture)} | {quotient} |"));
         }
 
         Row("data path (null224): wall time of the epoch, s", "data", r => r.Seconds, "F1");
@@ -156,16 +174,10 @@ internal static class EndToEndBenchmark
         Row("Fit: images/s", "fit", r => r.ImagesPerSecond, "F1");
         Row("Fit: peak RSS (main process), MB", "fit", r => r.PeakRssMb, "F0");
         Row("model step alone (in memory): images/s", "model", r => r.ImagesPerSecond, "F1");
-        var fitOverModel = new[] { "ours", "peer" }.Select(side => Best(side, "fit") is { } f &&
-            Best(side, "model") is { } m ? Inv($"{f.ImagesPerSecond / m.ImagesPerSecond:F2}") : "–").ToArray();
+        var fitOverModel = new[] { "ours", "peer" }.Select(side => Find(side, "fit") is { } f &&
+            Find(side, "model") is { } m ? Inv($"{f.ImagesPerSecond / m.ImagesPerSecond:F2}") : "–").ToArray();
         text.AppendLine($"| Fit images/s ÷ model step images/s (goal for ours ≥ 0.9) | **{fitOverModel[0]}** | " +
             $"{fitOverModel[1]} | – |");
-        text.AppendLine();
-        text.AppendLine("Time: from the start of the epoch (ours: the call to Fit; the peer: building the Dataset) " +
-            "to its end, model construction excluded. CPU: the process's user and system time over the epoch (the " +
-            "peer's includes its loader workers). Other CPU: other processes' share of the machine meanwhile. " +
-            "Where a kind ran more than once, the fastest run is compared.");
-        return text.ToString();
     }
 
     /// <summary>The e2e command's options.</summary>
