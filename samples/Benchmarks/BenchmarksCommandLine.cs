@@ -4,7 +4,7 @@ namespace MLNet.PromptTuning.Samples.Benchmarks;
 
 /// <summary>
 /// The benchmark program's commands: <c>compare</c> (the default, so its options also work without the word),
-/// the internal <c>worker</c>, <c>soak</c> and <c>matmul</c> that <c>compare</c> spawns, and <c>onnx</c>.
+/// the internal <c>worker</c>, <c>soak</c> and <c>matmul</c> that <c>compare</c> spawns, <c>onnx</c> and <c>e2e</c>.
 /// </summary>
 internal static class BenchmarksCommandLine
 {
@@ -115,6 +115,35 @@ internal static class BenchmarksCommandLine
     public static readonly Option<int> OnnxRounds = SampleOption.Value("--rounds", "alternating rounds", 5, "N",
         minimum: 1);
 
+    // e2e
+    public static readonly DefaultedOption<string> E2eFolder = SampleOption.Text("--folder",
+        "where the image folder is written (once) and read", () => Path.Combine(Path.GetTempPath(), "promptvit-e2e"),
+        "DIR", "$TMPDIR/promptvit-e2e");
+
+    public static readonly Option<int> Images = SampleOption.Value("--images",
+        "Fashion-MNIST images in the folder (224×224 JPEG, one folder per class), trained on for one epoch", 1000, "N",
+        minimum: 1);
+
+    public static readonly Option<int?> Decoders = SampleOption.Optional<int>("--decoders",
+        "our decoding threads and the peer's DataLoader workers", "the library's default", "N", minimum: 1);
+
+    public static readonly Option<int> CacheMb = SampleOption.Value("--cache-mb", "our image cache in MiB",
+        PromptViTTrainer.Options.Defaults.ImageCacheMegabytes, "MIB", minimum: 0);
+
+    public static readonly DefaultedOption<string[]> Kinds = SampleOption.Names("--kinds",
+        "runs on each side: data (null224 backbone), fit (tiny224 VPT-Deep P=10), model (steps alone, in memory)",
+        EndToEndBenchmark.KindNames, "a,b", allowed: EndToEndBenchmark.KindNames);
+
+    public static readonly Option<double> MaxLoad = SampleOption.Value("--max-load",
+        "1-minute load average below which a run starts (see --wait-quiet)", 2.5, "LOAD", minimum: 0);
+
+    public static readonly Option<int> E2eWaitQuiet = SampleOption.Value("--wait-quiet",
+        "seconds to wait before each run for the load average to fall below --max-load; 0 = do not wait", 0, "S",
+        minimum: 0);
+
+    public static readonly DefaultedOption<string> E2ePeer = SampleOption.Text("--peer", "the PyTorch side's script",
+        () => Path.Combine(AppContext.BaseDirectory, "peer", "e2e_peer.py"), "FILE", "peer/e2e_peer.py");
+
     /// <summary>The compare command (also the root command's own options).</summary>
     public static readonly Command Compare = WithOptions(new Command("compare",
         "Speed and memory of ours against the same models in plain PyTorch, alternately (the default command)."),
@@ -137,13 +166,23 @@ internal static class BenchmarksCommandLine
         "Scoring speed of the ONNX export against TorchSharp, alternately in one process."),
         new Option[] { Models, OnnxModes, Batch, Batches, Threads, OnnxRounds, Out });
 
+    /// <summary>One epoch of Fit from an image folder against a PyTorch DataLoader loop over the same folder.</summary>
+    public static readonly Command E2e = WithOptions(new Command("e2e",
+        "One epoch of Fit from an image folder against a PyTorch Dataset + DataLoader epoch over the same folder, " +
+        "the data path alone and the model step alone, alternately, one process per run."),
+        new Option[]
+        {
+            E2eFolder, Images, Batch, Threads, Decoders, CacheMb, Kinds, Rounds, MaxLoad, E2eWaitQuiet, Python,
+            E2ePeer, Out,
+        });
+
     /// <summary>The whole command line.</summary>
     public static RootCommand CreateCommand()
     {
         var root = SampleCommandLine.CreateRoot(
             "Benchmarks: speed and memory of the library against the same models in plain PyTorch, and of the " +
             "ONNX export. Without a command: compare.", CompareOptions());
-        foreach (var command in new[] { Compare, Worker, SoakCommand, Matmul, Onnx })
+        foreach (var command in new[] { Compare, Worker, SoakCommand, Matmul, Onnx, E2e })
         {
             root.Subcommands.Add(command);
         }

@@ -4,9 +4,11 @@ using Microsoft.ML.Data;
 namespace MLNet.PromptTuning.Samples.Benchmarks;
 
 /// <summary>
-/// Writes the scale benchmark's image folders once (a folder whose <c>rows.tsv</c> already lists enough images is
-/// reused): Fashion-MNIST training images upscaled to 224×224 RGB JPEG, and photo-sized 3000×2000 RGB JPEGs made
-/// from the same images with a colour gradient.
+/// Writes the scale and e2e benchmarks' image folders once (a folder whose <c>rows.tsv</c> already lists enough images
+/// in class folders is reused): Fashion-MNIST training images upscaled to 224×224 RGB JPEG, and photo-sized
+/// 3000×2000 RGB JPEGs made from the same images with a colour gradient. Each image goes to the folder of its class
+/// (<c>Trouser/00001.jpg</c>; the layout a PyTorch <c>ImageFolder</c> reads), and <c>rows.tsv</c> lists path and
+/// label in image order for ML.NET's text loader.
 /// </summary>
 internal static class ImageFolders
 {
@@ -19,7 +21,9 @@ internal static class ImageFolders
     private static string Write(string folder, int count, int width, int height)
     {
         string rows = Path.Combine(folder, "rows.tsv");
-        if (File.Exists(rows) && File.ReadLines(rows).Count() > count)
+        // Folders written before images went to class folders list bare file names: those are written again.
+        if (File.Exists(rows) && File.ReadLines(rows).Count() > count
+            && File.ReadLines(rows).Skip(1).FirstOrDefault()?.Contains('/', StringComparison.Ordinal) == true)
         {
             return folder;
         }
@@ -29,6 +33,11 @@ internal static class ImageFolders
         if (count > labels.Length)
         {
             throw new ArgumentException($"Fashion-MNIST has {labels.Length} training images; {count} were asked for.");
+        }
+
+        foreach (string label in FashionMnist.ClassNames.Select(FolderName))
+        {
+            Directory.CreateDirectory(Path.Combine(folder, label));
         }
 
         const int Side = FashionMnist.Side;
@@ -50,16 +59,21 @@ internal static class ImageFolders
             }
 
             using var image = MLImage.CreateFromPixels(width, height, MLPixelFormat.Rgba32, rgba);
-            image.Save(Path.Combine(folder, Name(i)));
+            image.Save(Path.Combine(folder, RelativePath(i, labels[i])));
         });
 
         // Written last and whole, so an interrupted run is redone rather than reused.
         string temporary = rows + ".tmp";
         File.WriteAllLines(temporary, new[] { "Path\tLabel" }.Concat(Enumerable.Range(0, count)
-            .Select(i => $"{Name(i)}\t{FashionMnist.ClassNames[labels[i]]}")));
+            .Select(i => $"{RelativePath(i, labels[i])}\t{FolderName(FashionMnist.ClassNames[labels[i]])}")));
         File.Move(temporary, rows, overwrite: true);
         return folder;
     }
 
-    private static string Name(int index) => index.ToString("D5", CultureInfo.InvariantCulture) + ".jpg";
+    /// <summary>The class folder and file name of image <paramref name="index"/>.</summary>
+    private static string RelativePath(int index, int label) =>
+        FolderName(FashionMnist.ClassNames[label]) + "/" + index.ToString("D5", CultureInfo.InvariantCulture) + ".jpg";
+
+    /// <summary>A class name usable as a folder name ("T-shirt/top" becomes "T-shirt-top"); also the label.</summary>
+    private static string FolderName(string className) => className.Replace('/', '-');
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Text;
 
 namespace MLNet.PromptTuning.Samples.Benchmarks;
@@ -220,60 +219,18 @@ internal sealed class Orchestrator
 
     private RunResult Ours(Dictionary<string, string> env, string command, params string[] args)
     {
-        var path = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this program's path.");
-        var psi = new ProcessStartInfo(path);
-        if (Path.GetFileNameWithoutExtension(path) == "dotnet")
-        {
-            psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
-        }
-
-        psi.ArgumentList.Add(command);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
+        var psi = ChildProcess.Self(args.Prepend(command));
         foreach (var (k, v) in env)
         {
             psi.Environment[k] = v;
         }
 
-        return RunChild(psi);
+        return RunResult.Parse(ChildProcess.RunForJsonLine(psi));
     }
 
-    private RunResult Peer(string command, params string[] args)
-    {
-        var psi = new ProcessStartInfo(_s.Python);
-        psi.ArgumentList.Add(_s.PeerScript);
-        psi.ArgumentList.Add(command);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        return RunChild(psi);
-    }
-
-    private static RunResult RunChild(ProcessStartInfo psi)
-    {
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.UseShellExecute = false;
-        using var process = Process.Start(psi)
-            ?? throw new InvalidOperationException($"Could not start {psi.FileName}.");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        var line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
-        if (process.ExitCode != 0 || line is null)
-        {
-            throw new InvalidOperationException(
-                $"{psi.FileName} {string.Join(' ', psi.ArgumentList)} failed with exit code {process.ExitCode}:\n" +
-                stdout + "\n" + stderr.Result);
-        }
-
-        return RunResult.Parse(line);
-    }
+    private RunResult Peer(string command, params string[] args) =>
+        RunResult.Parse(ChildProcess.RunForJsonLine(ChildProcess.Python(_s.Python, _s.PeerScript,
+            args.Prepend(command))));
 
     private RunResult? Best(string side, string variant, string model, string mode)
     {
@@ -440,7 +397,8 @@ internal sealed class Orchestrator
         return sb.ToString();
     }
 
-    private static IEnumerable<string> MachineSummary()
+    /// <summary>CPU, memory, OS and runtime of this machine, one line each.</summary>
+    internal static IEnumerable<string> MachineSummary()
     {
         var lscpu = RunText("lscpu");
         string Field(string name) =>
@@ -487,12 +445,15 @@ internal sealed class Orchestrator
         }
     }
 
-    private static void Log(string message) =>
+    /// <summary>A line on standard error with the local time.</summary>
+    internal static void Log(string message) =>
         Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    /// <summary>Formats with the invariant culture.</summary>
+    internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    private static string Inv(int v) => v.ToString(CultureInfo.InvariantCulture);
+    /// <summary>Formats with the invariant culture.</summary>
+    internal static string Inv(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     internal sealed record Settings(
         IReadOnlyList<string> Models,

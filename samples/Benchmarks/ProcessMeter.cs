@@ -38,6 +38,10 @@ internal static class ProcessMeter
         return (foreign, (end.Steal - start.Steal) * 100.0 / total);
     }
 
+    /// <summary>The machine's 1-minute load average.</summary>
+    public static double LoadAverage() =>
+        double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+
     /// <summary>A /proc/self/status value in MB (VmRSS, VmHWM).</summary>
     public static double StatusMb(string key)
     {

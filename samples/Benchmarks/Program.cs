@@ -13,6 +13,11 @@
 //   soak --model embedded --mode vpt --probes 50,1000 [--release-every N (0 = off; default: the library's)]
 //   matmul --size 2048 --repeats 10
 //
+// End to end from an image folder against a PyTorch Dataset + DataLoader peer (peer/e2e_peer.py; one process per
+// run, alternating; see docs/benchmarks.md):
+//   e2e [--folder DIR] [--images 1000] [--batch 32] [--threads 2] [--decoders N] [--cache-mb 1024]
+//       [--kinds data,fit,model] [--rounds 1] [--max-load 2.5 --wait-quiet S] [--python FILE] [--out e2e.md]
+//
 // ONNX export (one process, both sides alternating; see docs/benchmarks.md):
 //   onnx [--models embedded,ti] [--modes linear,vpt,tcpa,cvpt,lspt,sep,full] [--batch 32] [--batches 4]
 //       [--threads 2] [--rounds 5] [--out onnx.md]
@@ -77,6 +82,24 @@ try
             Batches: parsed.GetValue(BenchmarksCommandLine.Batches),
             Threads: parsed.GetValue(BenchmarksCommandLine.Threads),
             Rounds: parsed.GetValue(BenchmarksCommandLine.OnnxRounds),
+            OutPath: parsed.GetValue(BenchmarksCommandLine.Out)));
+    }
+
+    if (command == BenchmarksCommandLine.E2e)
+    {
+        return EndToEndBenchmark.Run(new EndToEndBenchmark.Settings(
+            Folder: BenchmarksCommandLine.E2eFolder.ValueIn(parsed),
+            Images: parsed.GetValue(BenchmarksCommandLine.Images),
+            Batch: parsed.GetValue(BenchmarksCommandLine.Batch),
+            Threads: parsed.GetValue(BenchmarksCommandLine.Threads),
+            Decoders: parsed.GetValue(BenchmarksCommandLine.Decoders),
+            CacheMb: parsed.GetValue(BenchmarksCommandLine.CacheMb),
+            Kinds: BenchmarksCommandLine.Kinds.ValueIn(parsed),
+            Rounds: parsed.GetValue(BenchmarksCommandLine.Rounds),
+            MaxLoad: parsed.GetValue(BenchmarksCommandLine.MaxLoad),
+            WaitQuietSeconds: parsed.GetValue(BenchmarksCommandLine.E2eWaitQuiet),
+            Python: BenchmarksCommandLine.Python.ValueIn(parsed),
+            PeerScript: BenchmarksCommandLine.E2ePeer.ValueIn(parsed),
             OutPath: parsed.GetValue(BenchmarksCommandLine.Out)));
     }
 

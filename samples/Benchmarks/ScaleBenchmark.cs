@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.PromptTuning.Backbones;
@@ -43,8 +42,8 @@ internal static class ScaleBenchmark
         int[] sizes = Ints(a.GetValueOrDefault("sizes") ?? "1000,10000");
         int large = int.Parse(a.GetValueOrDefault("large") ?? "200", CultureInfo.InvariantCulture);
         int[] caches = Ints(a.GetValueOrDefault("cache-mb") ?? "0,1024");
-        string common = string.Join(" ", new[] { "threads", "decoders", "model", "method", "batch" }
-            .Where(a.ContainsKey).Select(k => $"--{k} {a[k]}"));
+        string[] common = new[] { "threads", "decoders", "model", "method", "batch" }
+            .Where(a.ContainsKey).SelectMany(k => new[] { $"--{k}", a[k]! }).ToArray();
 
         var writeClock = Stopwatch.StartNew();
         string fashion = ImageFolders.WriteFashion(Path.Combine(folder, "fashion224"), sizes.Max());
@@ -52,7 +51,7 @@ internal static class ScaleBenchmark
         Console.WriteLine($"Image folders ready in {writeClock.Elapsed.TotalSeconds:F0} s: {fashion}, {photos}");
 
         var kinds = (a.GetValueOrDefault("kinds") ?? "fit,data,model").Split(',');
-        var rows = new List<ChildResult>();
+        var rows = new List<EpochResult>();
         var load = new List<double>();
         foreach (var (data, n) in sizes.Select(n => (fashion, n)).Append((photos, large)))
         {
@@ -60,14 +59,14 @@ internal static class ScaleBenchmark
             {
                 foreach (int cache in caches)
                 {
-                    rows.Add(Spawn($"--child {kind} --data {data} --n {n} --cache-mb {cache} {common}", load));
+                    rows.Add(EpochResult.Run(ChildProcess.Self(ChildArguments(kind, n, common, data, cache)), load));
                 }
             }
         }
 
         if (kinds.Contains("model"))
         {
-            rows.Add(Spawn($"--child model --n 256 {common}", load));
+            rows.Add(EpochResult.Run(ChildProcess.Self(ChildArguments("model", 256, common)), load));
         }
 
         string table = Table(rows, load);
@@ -80,29 +79,20 @@ internal static class ScaleBenchmark
         return 0;
     }
 
-    /// <summary>Runs one measurement in a fresh process and reads its JSON line; notes the load average.</summary>
-    private static ChildResult Spawn(string arguments, List<double> load)
+    /// <summary>
+    /// The command line of one measurement of <paramref name="kind"/> (fit, data or model) over
+    /// <paramref name="images"/> images; <paramref name="data"/> and <paramref name="cacheMb"/> apply to fit and data.
+    /// </summary>
+    internal static IEnumerable<string> ChildArguments(string kind, int images, IEnumerable<string> common,
+        string? data = null, int cacheMb = 0)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!, "scale " + arguments)
+        var args = new List<string> { "scale", "--child", kind, "--n", images.ToString(CultureInfo.InvariantCulture) };
+        if (data is not null)
         {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        Console.WriteLine($"> scale {arguments}");
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        load.Add(LoadAverage());
-        string? json = output.Split('\n').LastOrDefault(l => l.StartsWith('{'));
-        if (process.ExitCode != 0 || json is null)
-        {
-            throw new InvalidOperationException($"'scale {arguments}' failed ({process.ExitCode}):\n{output}");
+            args.AddRange(new[] { "--data", data, "--cache-mb", cacheMb.ToString(CultureInfo.InvariantCulture) });
         }
 
-        var result = JsonSerializer.Deserialize<ChildResult>(json)!;
-        Console.WriteLine($"  {result.Kind} {result.Data} n={result.Images} cache={result.CacheMb} MiB: " +
-            $"{result.Seconds:F1} s, {result.ImagesPerSecond:F1} images/s, peak RSS {result.PeakRssMb:F0} MB");
-        return result;
+        return args.Concat(common);
     }
 
     private static int RunChild(string kind, Dictionary<string, string?> a)
@@ -118,7 +108,7 @@ internal static class ScaleBenchmark
         torch.manual_seed(1);
         using var backbone = new VisionTransformer(Model(model));
 
-        var clock = Stopwatch.StartNew();
+        var (clock, cpu, cpuTime) = StartClocks();
         if (kind == "model")
         {
             var pixels = new byte[(long)n * 3 * Side * Side];
@@ -126,7 +116,7 @@ internal static class ScaleBenchmark
             using var images = ImageTensorDataset.FromPixels(pixels, Enumerable.Range(0, n).Select(i =>
                 (long)(i % 10)).ToArray(), 3, Side, Side);
             using var classifier = new Modeling.PromptedVisionTransformer(backbone, BenchModels.Method(method), 10);
-            clock.Restart();
+            (clock, cpu, cpuTime) = StartClocks();
             new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batch, NumberOfThreads = threads,
                 LearningRate = 1e-3, WarmupEpochs = 0, Seed = 1 }).Train(classifier, images);
         }
@@ -153,17 +143,23 @@ internal static class ScaleBenchmark
                 DataLoadingThreads = decoders,
                 Seed = 1,
             };
-            clock.Restart();
+            (clock, cpu, cpuTime) = StartClocks();
             using var trained = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data);
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        var result = new ChildResult(kind, kind == "model" ? "random, in memory" : Path.GetFileName(a["data"]!),
-            model, n, cache, seconds, n / seconds, ProcessMeter.StatusMb("VmHWM"),
-            decoders ?? PromptViTTrainer.Options.Defaults.DataLoadingThreads, threads);
-        Console.WriteLine(JsonSerializer.Serialize(result));
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuTime).TotalSeconds;
+        var (foreign, steal) = ProcessMeter.Share(cpu, ProcessMeter.Sample());
+        var result = new EpochResult("ours", kind, kind == "model" ? "random, in memory"
+            : Path.GetFileName(a["data"]!), model, n, cache, seconds, n / seconds, cpuSeconds,
+            ProcessMeter.StatusMb("VmHWM"), null, decoders ?? PromptViTTrainer.Options.Defaults.DataLoadingThreads,
+            threads, foreign, steal);
+        Console.WriteLine(result.ToJson());
         return 0;
     }
+
+    private static (Stopwatch Clock, CpuSample Cpu, TimeSpan CpuTime) StartClocks() =>
+        (Stopwatch.StartNew(), ProcessMeter.Sample(), Process.GetCurrentProcess().TotalProcessorTime);
 
     /// <summary>
     /// tiny224: ViT at 224 with patch 16, D 192, 2 blocks, 3 heads (ViT-Ti's width at a sixth of its depth, so an
@@ -179,7 +175,7 @@ internal static class ScaleBenchmark
         _ => throw new ArgumentException($"Unknown model '{name}'; expected tiny224, null224 or ti."),
     };
 
-    private static string Table(List<ChildResult> rows, List<double> load)
+    private static string Table(List<EpochResult> rows, List<double> load)
     {
         var text = new StringBuilder();
         string loads = string.Join(", ", load.Select(l => l.ToString("F2", CultureInfo.InvariantCulture)));
@@ -201,9 +197,6 @@ internal static class ScaleBenchmark
 
         return text.ToString();
     }
-
-    private static double LoadAverage() =>
-        double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
 
     private static int[] Ints(string list) =>
         list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
@@ -235,7 +228,4 @@ internal static class ScaleBenchmark
         [LoadColumn(1)]
         public string Label { get; set; } = string.Empty;
     }
-
-    private sealed record ChildResult(string Kind, string Data, string Model, int Images, int CacheMb,
-        double Seconds, double ImagesPerSecond, double PeakRssMb, int Decoders, int Threads);
 }

@@ -226,8 +226,9 @@ class Prompted(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def cpu_sample():
-    """(busy, total) jiffies of the whole machine and this process's own jiffies."""
+def cpu_sample(children=False):
+    """(busy, total, steal) jiffies of the whole machine and this process's own jiffies (with `children`, also those
+    of its children that have ended and been waited for, such as a DataLoader's workers after the epoch)."""
     with open("/proc/stat") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
     # user nice system idle iowait irq softirq steal [guest guest_nice, already inside user/nice]
@@ -238,6 +239,8 @@ def cpu_sample():
         stat = f.read()
     own_fields = stat[stat.rindex(")") + 2:].split()
     own = int(own_fields[11]) + int(own_fields[12])  # utime, stime
+    if children:
+        own += int(own_fields[13]) + int(own_fields[14])  # cutime, cstime
     return busy, total, steal, own
 
 
