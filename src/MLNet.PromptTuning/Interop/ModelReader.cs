@@ -1,8 +1,8 @@
-using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Data.IO;
 using Microsoft.ML.Runtime;
+using MLNet.PromptTuning.Runtime;
 
 namespace MLNet.PromptTuning.Interop;
 
@@ -66,10 +66,6 @@ internal sealed class ModelReader
         }
     }
 
-    /// <summary>The <c>sha256:</c> digest <see cref="ModelWriter.WriteClassLabels"/> stores for a stream.</summary>
-    public static string DigestOf(byte[] bytes) =>
-        "sha256:" + Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
-
     /// <summary>Reads what <see cref="ModelWriter.WriteClassLabels"/> wrote.</summary>
     /// <param name="withDigest">True when the writer stored the values' digest (checked before decoding).</param>
     /// <param name="streamName">The values' stream.</param>
@@ -93,11 +89,13 @@ internal sealed class ModelReader
         var saver = new BinarySaver(_environment, new BinarySaver.Arguments());
         ReadBinaryStream(streamName, r =>
         {
-            // The type comes first and is checked before the value is read: the value's reader allocates whatever
-            // size the type declares, and a damaged stream can declare gigabytes.
+            // The digest, then the type, are checked before the value is read: the value's reader allocates whatever
+            // sizes the stream declares, and a damaged stream can declare gigabytes (models without a digest still
+            // get the type check).
             using var bytes = new MemoryStream();
             r.BaseStream.CopyTo(bytes);
-            if (expectedDigest is not null && DigestOf(bytes.ToArray()) != expectedDigest)
+            var stored = bytes.GetBuffer().AsSpan(0, (int)bytes.Length);
+            if (expectedDigest is not null && Sha256Digest.Of(stored) != expectedDigest)
             {
                 throw new InvalidDataException(
                     $"The model's '{streamName}' stream is damaged: it differs from the SHA-256 saved with it.");

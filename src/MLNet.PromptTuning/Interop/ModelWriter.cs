@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data.IO;
 using Microsoft.ML.Runtime;
+using MLNet.PromptTuning.Runtime;
 
 namespace MLNet.PromptTuning.Interop;
 
@@ -81,11 +82,12 @@ internal sealed class ModelWriter
                 $"Label key values of type {classes.ValueType} cannot be saved by ML.NET's binary codec.");
         }
 
+        byte[] bytes = values.ToArray();
         if (withDigest)
         {
-            WriteString(ModelReader.DigestOf(values.ToArray()));
+            WriteString(Sha256Digest.Of(bytes));
         }
 
-        WriteBinaryStream(streamName, w => w.Write(values.ToArray()));
+        WriteBinaryStream(streamName, w => w.Write(bytes));
     }
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using MLNet.PromptTuning.Backbones;
 using MLNet.PromptTuning.Checkpoints;
@@ -74,7 +73,7 @@ internal static class AdapterFolder
                 new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "MLNet.PromptTuning" });
             using (var stream = File.OpenRead(weights))
             {
-                manifest.WeightsSha256 = Sha256Of(stream);
+                manifest.WeightsSha256 = Sha256Digest.HexOf(stream);
             }
 
             File.WriteAllText(Path.Combine(staging, ManifestFile),
@@ -242,7 +241,7 @@ internal static class AdapterFolder
                 if (manifest.WeightsSha256 is { } expected)
                 {
                     // Checked on the very stream the tensors are then read from.
-                    string actual = Sha256Of(stream);
+                    string actual = Sha256Digest.HexOf(stream);
                     if (actual != expected)
                     {
                         throw new InvalidDataException(
@@ -305,8 +304,6 @@ internal static class AdapterFolder
         step();
         return true;
     });
-
-    private static string Sha256Of(Stream stream) => Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
 
     private static bool IsSha256Hex(string text) =>
         text.Length == 64 && text.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');

@@ -1,4 +1,5 @@
 using MLNet.PromptTuning.Backbones;
+using MLNet.PromptTuning.Runtime;
 
 namespace MLNet.PromptTuning.Persistence;
 
@@ -12,6 +13,6 @@ public static class BackboneFingerprint
     public static string Compute(VisionTransformer backbone)
     {
         ArgumentNullException.ThrowIfNull(backbone);
-        return TensorDigest.Of(backbone.state_dict());
+        return Sha256Digest.Of(backbone.state_dict());
     }
 }

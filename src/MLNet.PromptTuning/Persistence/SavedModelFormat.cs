@@ -3,6 +3,7 @@ using MLNet.PromptTuning.Checkpoints;
 using MLNet.PromptTuning.Interop;
 using MLNet.PromptTuning.Modeling;
 using MLNet.PromptTuning.Prompting;
+using MLNet.PromptTuning.Runtime;
 using TorchSharp;
 
 namespace MLNet.PromptTuning.Persistence;
@@ -50,8 +51,8 @@ internal static class SavedModelFormat
         writer.Writer.Write(model.ComputePrecision == torch.ScalarType.BFloat16);
         var trainable = ModelTensors.Trainable(model, includeBackbone: false);
         var backbone = model.Backbone.state_dict();
-        writer.WriteString(TensorDigest.Of(trainable));
-        writer.WriteString(TensorDigest.Of(backbone));
+        writer.WriteString(Sha256Digest.Of(trainable));
+        writer.WriteString(Sha256Digest.Of(backbone));
         writer.WriteBinaryStream(BackboneStream, w => SafeTensorsWriter.Write(w.BaseStream, backbone));
         writer.WriteBinaryStream(TrainableStream, w => SafeTensorsWriter.Write(w.BaseStream, trainable));
     }
@@ -97,7 +98,7 @@ internal static class SavedModelFormat
                 if (trainableDigest is not null)
                 {
                     SavedModelVerification.Check("prompt and head weights", trainableDigest,
-                        TensorDigest.Of(ModelTensors.Trainable(model, includeBackbone: false)));
+                        Sha256Digest.Of(ModelTensors.Trainable(model, includeBackbone: false)));
                 }
             }
 

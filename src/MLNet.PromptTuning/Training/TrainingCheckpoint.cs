@@ -1,8 +1,6 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MLNet.PromptTuning.Persistence;
 using MLNet.PromptTuning.Runtime;
 using TorchSharp;
 
@@ -231,11 +229,10 @@ internal sealed class TrainingCheckpoint : IDisposable
         _ => throw new InvalidDataException($"Checkpoint tensors of dtype {dtype} are not supported."),
     };
 
-    /// <summary>A SHA-256 over the header text and every tensor (<see cref="TensorDigest"/>).</summary>
+    /// <summary>SHA-256 digests of the header text and of every tensor (<see cref="Sha256Digest"/>).</summary>
     private static string ContentDigest(string headerJson, Dictionary<string, torch.Tensor> tensors)
     {
-        var header = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(headerJson)));
-        return $"{header}|{TensorDigest.Of(tensors)}";
+        return $"{Sha256Digest.Of(Encoding.UTF8.GetBytes(headerJson))}|{Sha256Digest.Of(tensors)}";
     }
 
     /// <summary>The JSON part of a checkpoint.</summary>

@@ -124,28 +124,14 @@ public sealed class ModelFileIntegrityTests : IDisposable
         e.InnerException is null ? e.Message : e.Message + " | " + Messages(e.InnerException);
 
     /// <summary>The zip with the entry whose name ends in <paramref name="suffix"/> changed (CRC recomputed).</summary>
-    private static byte[] Repack(byte[] zip, string suffix, Action<byte[]> change)
-    {
-        using var output = new MemoryStream();
-        using (var source = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read))
-        using (var target = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
+    private static byte[] Repack(byte[] zip, string suffix, Action<byte[]> change) =>
+        ZipRewrite.Rewrite(zip, (name, bytes) =>
         {
-            foreach (var entry in source.Entries)
+            if (name.EndsWith(suffix, StringComparison.Ordinal))
             {
-                using var from = entry.Open();
-                using var buffer = new MemoryStream();
-                from.CopyTo(buffer);
-                var bytes = buffer.ToArray();
-                if (entry.FullName.EndsWith(suffix, StringComparison.Ordinal))
-                {
-                    change(bytes);
-                }
-
-                using var to = target.CreateEntry(entry.FullName).Open();
-                to.Write(bytes);
+                change(bytes);
             }
-        }
 
-        return output.ToArray();
-    }
+            return bytes;
+        });
 }

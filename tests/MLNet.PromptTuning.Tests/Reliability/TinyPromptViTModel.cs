@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Microsoft.ML;
 using MLNet.PromptTuning.Persistence;
 using MLNet.PromptTuning.Tests.Integration;
@@ -49,21 +48,7 @@ internal sealed class TinyPromptViTModel
     {
         using var saved = new MemoryStream();
         Context.Model.Save(Chain, InputSchema, saved);
-        using var output = new MemoryStream();
-        using (var source = new ZipArchive(new MemoryStream(saved.ToArray()), ZipArchiveMode.Read))
-        using (var target = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            foreach (var entry in source.Entries)
-            {
-                var copy = target.CreateEntry(entry.FullName, CompressionLevel.Optimal);
-                copy.LastWriteTime = FixedTime;
-                using var from = entry.Open();
-                using var to = copy.Open();
-                from.CopyTo(to);
-            }
-        }
-
-        return output.ToArray();
+        return ZipRewrite.Rewrite(saved.ToArray(), (_, bytes) => bytes, FixedTime);
     }
 
     /// <summary>Sets every prompt and head value (not the frozen backbone) to <paramref name="value"/>.</summary>
