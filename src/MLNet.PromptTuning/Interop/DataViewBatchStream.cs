@@ -148,7 +148,7 @@ internal sealed class DataViewBatchStream : IImageBatchStream
                         if (cursor is null || miss.Position < position)
                         {
                             cursor?.Dispose();
-                            cursor = rows.Data.GetRowCursor(new[] { rows.Image.Column });
+                            cursor = LazyRowCursor.Open(rows.Data, new[] { rows.Image.Column });
                             reader = rows.Image.CreateReader(cursor);
                             position = -1;
                         }

@@ -17,4 +17,14 @@ internal interface IImageBatchScorer
     /// scorer's job.</param>
     /// <returns>Logits [B, NumberOfClasses], any floating dtype and device; the core applies softmax.</returns>
     torch.Tensor ScoreBatch(IReadOnlyList<torch.Tensor> images);
+
+    /// <summary>
+    /// Brings one image, as soon as it is read, to the form <see cref="ScoreBatch"/> takes, so a batch of photos is
+    /// never gathered at source size. Called inside the row's own dispose scope: return a new tensor (the input dies
+    /// with the scope) or the input itself. By default the image passes through.
+    /// </summary>
+    /// <param name="image">[C, H, W] as <see cref="ImageRowReader"/> made it.</param>
+    /// <returns>An image that <see cref="ScoreBatch"/> scores exactly as it would score
+    /// <paramref name="image"/>.</returns>
+    torch.Tensor Prepare(torch.Tensor image) => image;
 }

@@ -151,9 +151,16 @@ internal sealed class ImageScoringCore
         using var noGrad = torch.no_grad();
 
         var images = new List<torch.Tensor>(maxRows);
-        while (images.Count < maxRows && readNext() is { } image)
+        while (images.Count < maxRows)
         {
-            images.Add(image);
+            // Each row in its own scope: a 12-megapixel photo is shrunk to the model's size before the next is read.
+            using var rowScope = torch.NewDisposeScope();
+            if (readNext() is not { } image)
+            {
+                break;
+            }
+
+            images.Add(Scorer.Prepare(image).MoveToOuterDisposeScope());
         }
 
         if (images.Count == 0)

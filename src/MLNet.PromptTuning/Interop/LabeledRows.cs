@@ -58,7 +58,7 @@ internal sealed class LabeledRows
         var positions = new List<long>();
         var labels = new List<int>();
         long unlabeled = 0, position = 0;
-        using (DataViewRowCursor cursor = data.GetRowCursor(new[] { label }))
+        using (DataViewRowCursor cursor = LazyRowCursor.Open(data, new[] { label }))
         {
             Func<ulong> readLabel = KeyReader(cursor, label);
             for (; cursor.MoveNext(); position++)
@@ -101,7 +101,7 @@ internal sealed class LabeledRows
     /// <returns>(height, width) of that image as stored in the column.</returns>
     public (int Height, int Width) ReadFirstImageSize()
     {
-        using DataViewRowCursor cursor = Data.GetRowCursor(new[] { Image.Column });
+        using DataViewRowCursor cursor = LazyRowCursor.Open(Data, new[] { Image.Column });
         ImageRowReader reader = Image.CreateReader(cursor);
         for (long position = 0; cursor.MoveNext(); position++)
         {

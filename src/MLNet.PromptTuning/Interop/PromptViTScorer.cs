@@ -25,6 +25,17 @@ internal sealed partial class PromptViTScorer : IImageBatchScorer, IDisposable
         _preprocessor = new ImagePreprocessor(model.Preprocessing);
     }
 
+    /// <summary>Decoded 8-bit images are brought to the model's size and channels at once, with the strip-wise
+    /// conversion training uses (byte-identical to resizing in <see cref="ImagePreprocessor"/>), so scoring a photo
+    /// never holds it as float32. Float pixel vectors pass through: their size is fixed by the column.</summary>
+    public torch.Tensor Prepare(torch.Tensor image)
+    {
+        var target = _preprocessor.Target;
+        return image.dtype == torch.ScalarType.Byte
+            ? StoredImageConverter.Convert(image, target.Channels, target.Height, target.Width)
+            : image;
+    }
+
     public torch.Tensor ScoreBatch(IReadOnlyList<torch.Tensor> images)
     {
         var pixels = images.Select(image => PixelRounding.ToEightBitRange(image, _pixelValueScale)).ToArray();

@@ -23,6 +23,23 @@ public sealed class DataViewImageSourceTests
         public string Label { get; set; } = string.Empty;
     }
 
+    private sealed class PathRow
+    {
+        public string Path { get; set; } = string.Empty;
+
+        public string Label { get; set; } = string.Empty;
+    }
+
+    private sealed class PathOnly
+    {
+        public string Path { get; set; } = string.Empty;
+    }
+
+    private sealed class LoadedImage
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+    }
+
     [Fact]
     public void BatchesEqualTheInMemoryDatasetForAnyCacheWindowAndThreadCount()
     {
@@ -64,6 +81,37 @@ public sealed class DataViewImageSourceTests
         Assert.Equal(10, capped.Cache.Count);
         Assert.Equal(10, capped.Cache.Capacity);
         Assert.InRange(capped.PeakRowsInFlight, 8, 16);
+    }
+
+    [Fact]
+    public void APassComputesOnlyTheImagesItServes()
+    {
+        // A shuffled pass sweeps the data view once per window; upstream transforms must run only for the rows the
+        // window decodes, not for every row the cursor passes (ML.NET's consolidating cursor would run them all).
+        using var threads = new TorchThreadScope();
+        using TestImageSet images = TestImageSet.Create(40, width: 10, height: 9);
+        int fileReads = 0;
+        var ml = new MLContext(seed: 1);
+        IDataView raw = ml.Data.LoadFromEnumerable(images.Rows.Select((r, i) => new PathRow
+        {
+            Path = Path.Combine(images.Folder, r.Path),
+            Label = $"class{i % 3}",
+        }).ToList());
+        IDataView data = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.CustomMapping<PathOnly, LoadedImage>((input, output) =>
+            {
+                Interlocked.Increment(ref fileReads);
+                output.Image = File.ReadAllBytes(input.Path);
+            }, contractName: null))
+            .Fit(raw).Transform(raw);
+        var rows = LabeledRows.Scan(data, "Image", "Label", new ImageInputSpec());
+        Assert.Equal(0, fileReads);
+
+        var source = new DataViewImageSource(rows, Settings(decoders: 2, windowRows: 8), cacheRows: 0);
+        using ImageTensorDataset reference = InMemory(images);
+        long[] order = Permutation(40, seed: 3);
+        Assert.Equal(Batches(reference, order, 4), Batches(source, order, 4));
+        Assert.Equal(40, fileReads);
     }
 
     [Fact]
