@@ -42,6 +42,21 @@ internal static class ProcessMeter
     public static double LoadAverage() =>
         double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
 
+    /// <summary>Megabytes this process has read through read system calls so far (<c>rchar</c> of
+    /// /proc/self/io: files, including the page cache, and pipes).</summary>
+    public static double ReadMb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/io"))
+        {
+            if (line.StartsWith("rchar:", StringComparison.Ordinal))
+            {
+                return double.Parse(line["rchar:".Length..].Trim(), CultureInfo.InvariantCulture) / 1e6;
+            }
+        }
+
+        return double.NaN;
+    }
+
     /// <summary>A /proc/self/status value in MB (VmRSS, VmHWM).</summary>
     public static double StatusMb(string key)
     {

@@ -22,7 +22,8 @@ namespace MLNet.PromptTuning.Samples.Benchmarks;
 /// </code>
 /// Three kinds of run per size: Fit with the chosen model ("fit"); Fit with a one-token, one-block model whose
 /// compute is negligible, so its time is the data path's ("data"); and the chosen model's training steps alone on
-/// images already in memory ("model"), for the ratio of Fit to model throughput.
+/// images already in memory ("model"), for the ratio of Fit to model throughput. A fourth kind, "score" (run only
+/// as <c>--child score</c>), fits on 32 images and then scores all of them through the ML.NET transformer.
 /// </remarks>
 internal static class ScaleBenchmark
 {
@@ -120,6 +121,33 @@ internal static class ScaleBenchmark
             new ClassifierTrainer(new TrainingOptions { MaxEpoch = 1, BatchSize = batch, NumberOfThreads = threads,
                 LearningRate = 1e-3, WarmupEpochs = 0, Seed = 1 }).Train(classifier, images);
         }
+        else if (kind == "score")
+        {
+            // Fit on the first 32 images (one epoch), then score all n through the ML.NET transformer: the peak after
+            // scoring against the peak after Fit is what scoring adds.
+            var ml = new MLContext(seed: 1);
+            string dataFolder = a["data"]!;
+            var rows = ml.Data.TakeRows(ml.Data.LoadFromTextFile<ImageFileRow>(Path.Combine(dataFolder, "rows.tsv"),
+                hasHeader: true, separatorChar: '\t'), n);
+            var data = ml.Transforms.Conversion.MapValueToKey("Label")
+                .Append(ml.Transforms.LoadRawImageBytes("Image", dataFolder, "Path"))
+                .Fit(rows).Transform(rows);
+            using var trained = ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options
+            {
+                Backbone = backbone, Method = method, MaxEpoch = 1, BatchSize = batch, NumberOfThreads = threads,
+                ImageCacheMegabytes = 0, Seed = 1,
+            }).Fit(ml.Data.TakeRows(data, 32));
+            Console.Error.WriteLine($"peak RSS after Fit on 32 images: {ProcessMeter.StatusMb("VmHWM"):F0} MB");
+            (clock, cpu, cpuTime) = StartClocks();
+            var scored = trained.Transform(data);
+            using var cursor = scored.GetRowCursor(new[] { scored.Schema["Score"] });
+            var score = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
+            VBuffer<float> probabilities = default;
+            while (cursor.MoveNext())
+            {
+                score(ref probabilities);
+            }
+        }
         else
         {
             var ml = new MLContext(seed: 1);
@@ -154,6 +182,7 @@ internal static class ScaleBenchmark
             : Path.GetFileName(a["data"]!), model, n, cache, seconds, n / seconds, cpuSeconds,
             ProcessMeter.StatusMb("VmHWM"), null, decoders ?? PromptViTTrainer.Options.Defaults.DataLoadingThreads,
             threads, foreign, steal);
+        Console.Error.WriteLine($"read by the process: {ProcessMeter.ReadMb():F0} MB");
         Console.WriteLine(result.ToJson());
         return 0;
     }

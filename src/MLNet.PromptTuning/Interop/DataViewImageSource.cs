@@ -108,6 +108,6 @@ internal sealed record ImageLoadingSettings(int Channels, int Height, int Width,
 
         var eightBit = PixelRounding.ToEightBitRange(decoded, PixelValueScale).to_type(torch.ScalarType.Byte);
         var stored = StoredImageConverter.Convert(eightBit, Channels, Height, Width).contiguous();
-        stored.data<byte>().ToArray().CopyTo(destination);
+        stored.bytes.CopyTo(destination); // straight from the tensor: a 150 KB array per image was large-object garbage
     }
 }
