@@ -63,6 +63,11 @@ internal sealed class Orchestrator
                             }
 
                             Measure($"r{round} {model} {mode} ours/{lever}", () => OursTrain(model, mode, lever));
+                            if (lever == "bf16")
+                            {
+                                // Like for like: the peer under torch.autocast("cpu", bfloat16).
+                                Measure($"r{round} {model} {mode} peer/bf16", () => PeerTrain(model, mode, bf16: true));
+                            }
                         }
                     }
                 }
@@ -136,12 +141,21 @@ internal sealed class Orchestrator
         return Ours(env, "worker", args.ToArray());
     }
 
-    private RunResult PeerTrain(string model, string mode)
+    private RunResult PeerTrain(string model, string mode, bool bf16 = false)
     {
         var (warmup, steps, inferWarmup, inferSteps) = Steps(model);
-        return Peer("train", "--model", model, "--mode", mode, "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
+        var args = new List<string>
+        {
+            "--model", model, "--mode", mode, "--batch", Inv(_s.Batch), "--threads", Inv(_s.Threads),
             "--warmup", Inv(warmup), "--steps", Inv(steps), "--infer-warmup", Inv(inferWarmup),
-            "--infer-steps", Inv(inferSteps));
+            "--infer-steps", Inv(inferSteps),
+        };
+        if (bf16)
+        {
+            args.Add("--bf16");
+        }
+
+        return Peer("train", args.ToArray());
     }
 
     private (int Warmup, int Steps, int InferWarmup, int InferSteps) Steps(string model) =>
@@ -235,7 +249,7 @@ internal sealed class Orchestrator
     private RunResult? Best(string side, string variant, string model, string mode)
     {
         var candidates = _runs.Where(r => r.Result.Side == side && r.Result.Model == model && r.Result.Mode == mode &&
-            r.Result.StepMsAll is not null && (side == "peer" || (r.Result.Variant ?? "default") == variant)).ToList();
+            r.Result.StepMsAll is not null && (r.Result.Variant ?? "default") == variant).ToList();
         if (candidates.Count == 0)
         {
             return null;
@@ -338,13 +352,14 @@ internal sealed class Orchestrator
         if (_s.Levers.Count > 0)
         {
             sb.AppendLine();
-            sb.AppendLine("Levers (ours only; each variant against ours' default in the same rounds):");
+            sb.AppendLine("Levers (each variant of ours against ours' default in the same rounds; for bf16 also " +
+                "the peer under torch.autocast(\"cpu\", bfloat16), like for like):");
             sb.AppendLine();
             sb.AppendLine(
                 "| model | mode | variant | ms/img default | ms/img variant | variant/default | img/s default | " +
                 "img/s " +
-                "variant | peak RSS default | peak RSS variant |");
-            sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+                "variant | peak RSS default | peak RSS variant | peer ms/img variant | ours/peer variant |");
+            sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var model in _s.Models)
             {
                 foreach (var mode in _s.Modes)
@@ -359,12 +374,17 @@ internal sealed class Orchestrator
                         }
 
                         double dMs = d.StepMsMedian / d.Batch, vMs = v.StepMsMedian / v.Batch;
+                        var peer = Best("peer", lever, model, mode);
+                        string peerCells = peer is null
+                            ? "– | – |"
+                            : Inv($"{peer.StepMsMedian / peer.Batch:F2} | ") +
+                                Inv($"{vMs / (peer.StepMsMedian / peer.Batch):F2} |");
                         sb.AppendLine(
                             Inv($"| {BenchModels.Describe(model)} | {BenchModels.DescribeMode(mode)} | {lever} | ") +
                                 Inv($"{dMs:F2} | {vMs:F2} | ") +
                             Inv($"{vMs / dMs:F2} | {d.Batch / (d.InferBatchMsMedian / 1000):F0} | ") +
                                 Inv($"{v.Batch / (v.InferBatchMsMedian / 1000):F0} | ") +
-                            Inv($"{d.HwmMb:F0} MB | {v.HwmMb:F0} MB |"));
+                            Inv($"{d.HwmMb:F0} MB | {v.HwmMb:F0} MB | ") + peerCells);
                     }
                 }
             }

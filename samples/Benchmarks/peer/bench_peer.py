@@ -277,7 +277,12 @@ def make_data(count, image, channels, classes, seed):
     return images, labels
 
 
-def train_steps(model, images, labels, mean, std, batch, steps, on_step=None):
+def compute_precision(bf16):
+    """The forward's precision context: CPU autocast to bfloat16 (what a PyTorch user writes), or nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def train_steps(model, images, labels, mean, std, batch, steps, on_step=None, bf16=False):
     """Runs `steps` training steps over one shuffled epoch (reshuffled when exhausted); returns per-step seconds."""
     optimizer = torch.optim.AdamW(model.param_groups(0.01), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     model.train()
@@ -293,7 +298,10 @@ def train_steps(model, images, labels, mean, std, batch, steps, on_step=None):
         x = ((images.index_select(0, idx).float() / 255.0) - mean) / std
         y = labels.index_select(0, idx)
         optimizer.zero_grad()
-        logits, aux = model(x)
+        with compute_precision(bf16):
+            logits, aux = model(x)
+        logits = logits.float()
+        aux = aux.float() if aux is not None else None
         loss = F.cross_entropy(logits, y)
         if aux is not None:
             loss = loss + aux
@@ -315,7 +323,7 @@ def run_train(args):
     rss_start = status_mb("VmRSS")
     before = cpu_sample()
     started = time.perf_counter()
-    times = train_steps(model, images, labels, mean, std, args.batch, total)
+    times = train_steps(model, images, labels, mean, std, args.batch, total, bf16=args.bf16)
     train_wall = time.perf_counter() - started
     train_cpu = cpu_sample()
     train_hwm = status_mb("VmHWM")
@@ -327,8 +335,9 @@ def run_train(args):
             start = (i * args.batch) % images.shape[0]
             t0 = time.perf_counter()
             x = ((images[start:start + args.batch].float() / 255.0) - mean) / std
-            logits, _ = model(x)
-            F.softmax(logits, 1)
+            with compute_precision(args.bf16):
+                logits, _ = model(x)
+            F.softmax(logits.float(), 1)
             if i >= args.infer_warmup:
                 infer.append(time.perf_counter() - t0)
     after = cpu_sample()
@@ -338,6 +347,7 @@ def run_train(args):
     timed = times[args.warmup:]
     result = {
         "side": "peer",
+        "variant": "bf16" if args.bf16 else "default",
         "model": args.model,
         "mode": args.mode,
         "batch": args.batch,
@@ -420,6 +430,8 @@ def main(argv):
             p.add_argument("--steps", type=int, default=10)
             p.add_argument("--infer-warmup", type=int, default=2)
             p.add_argument("--infer-steps", type=int, default=10)
+            p.add_argument("--bf16", action="store_true",
+                           help="forward under torch.autocast('cpu', dtype=torch.bfloat16)")
         else:
             p.add_argument("--probes", default="50,1000")
     m = sub.add_parser("matmul")
