@@ -135,7 +135,7 @@ internal static class ScaleBenchmark
             using var trained = ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options
             {
                 Backbone = backbone, Method = method, MaxEpoch = 1, BatchSize = batch, NumberOfThreads = threads,
-                ImageCacheMegabytes = 0, Seed = 1,
+                ImageCacheMegabytes = 0, Seed = 1, Precision = TrainingPrecision.Float32,
             }).Fit(ml.Data.TakeRows(data, 32));
             Console.Error.WriteLine($"peak RSS after Fit on 32 images: {ProcessMeter.StatusMb("VmHWM"):F0} MB");
             (clock, cpu, cpuTime) = StartClocks();
@@ -170,6 +170,8 @@ internal static class ScaleBenchmark
                 ImageCacheMegabytes = cache,
                 DataLoadingThreads = decoders,
                 Seed = 1,
+                // float32 like the model-step run and the PyTorch peer (Auto would choose bfloat16 on some CPUs).
+                Precision = TrainingPrecision.Float32,
             };
             (clock, cpu, cpuTime) = StartClocks();
             using var trained = ml.MulticlassClassification.Trainers.PromptViT(options).Fit(data);

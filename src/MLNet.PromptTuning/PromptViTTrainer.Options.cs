@@ -56,6 +56,10 @@ public sealed partial class PromptViTTrainer
             /// <summary>Image cache: 1024 MiB (about 7,000 images of 224×224 RGB).</summary>
             public const int ImageCacheMegabytes = 1024;
 
+            /// <summary>Precision: <see cref="TrainingPrecision.Auto"/> (bfloat16 where the hardware computes it
+            /// natively and the backbone is frozen, float32 elsewhere).</summary>
+            public const TrainingPrecision Precision = TrainingPrecision.Auto;
+
             /// <summary>Decoding threads: half the processor count, between 1 and 8.</summary>
             public static int DataLoadingThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 8);
         }
@@ -200,6 +204,12 @@ public sealed partial class PromptViTTrainer
         /// <inheritdoc/>
         [Range(1, 200, 10, true)]
         public override int MaxEpoch { get => base.MaxEpoch; set => base.MaxEpoch = value; }
+
+        /// <inheritdoc cref="TrainingOptions.Precision"/>
+        /// <remarks>Default <see cref="TrainingPrecision.Auto"/>: bfloat16 compute of the frozen backbone on a CPU
+        /// with AVX512-BF16 or AMX-BF16 or a CUDA GPU of compute capability 8.0 or newer, float32 elsewhere and
+        /// whenever the backbone trains. The training log names the precision chosen. See docs/options.md.</remarks>
+        public override TrainingPrecision Precision { get; set; } = Defaults.Precision;
 
         /// <inheritdoc/>
         [Choice(new object[] { 8, 16, 32, 64, 128 }, Defaults.BatchSize)]

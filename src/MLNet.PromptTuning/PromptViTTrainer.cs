@@ -99,7 +99,10 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                     channel);
             }
 
-            if (o.Precision == TrainingPrecision.BFloat16 && !ownsBackbone)
+            var device = DeviceSelection.Resolve(o.Device, _host, nameof(o.Device));
+            var precision = PrecisionSelection.Resolve(o.Precision, device,
+                o.GetMethodOptions().Scope.TrainsBackbone);
+            if (precision == TrainingPrecision.BFloat16 && !ownsBackbone)
             {
                 // bfloat16 converts the backbone in place: convert a private copy, never the caller's Options.Backbone.
                 backbone = BackboneCopy.Of(backbone);
@@ -119,7 +122,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             // A frozen backbone's fingerprint is taken in float32, before any bfloat16 conversion: it must match the
             // float32 backbone an adapter is later loaded onto.
             string? frozenFingerprint = model.Scope.TrainsBackbone ? null : BackboneFingerprint.Compute(model.Backbone);
-            if (o.Precision == TrainingPrecision.BFloat16)
+            if (precision == TrainingPrecision.BFloat16)
             {
                 model.SetComputePrecision(torch.ScalarType.BFloat16);
             }
@@ -129,10 +132,12 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
                 $"backbone {backbone.Config.Name} ({backbone.Config.ImageHeight}x{backbone.Config.ImageWidth}x" +
                 $"{backbone.Config.InChannels}), " +
                 $"{classes.Count} classes, {trainSet.Count} training and {validationSet?.Count ?? 0} validation " +
-                $"images.");
+                $"images, {device} in {PrecisionName(precision, o.Precision)}.");
 
-            var device = DeviceSelection.Resolve(o.Device, _host, nameof(o.Device));
-            var engineOptions = o with { Seed = SeedOf(o), Device = DeviceSelection.ToEngineDevice(device) };
+            var engineOptions = o with
+            {
+                Seed = SeedOf(o), Device = DeviceSelection.ToEngineDevice(device), Precision = precision,
+            };
             var trainer = new ClassifierTrainer(engineOptions, new ChannelLogger(channel),
                 new ProgressRelay(_host, o.Progress))
             {
@@ -158,6 +163,10 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             }
         }
     }
+
+    private static string PrecisionName(TrainingPrecision chosen, TrainingPrecision requested) =>
+        (chosen == TrainingPrecision.BFloat16 ? "bfloat16" : "float32") +
+        (requested == TrainingPrecision.Auto ? " (Precision = Auto)" : "");
 
     private (VisionTransformer Backbone, bool Owns) ResolveBackbone(IChannel channel)
     {

@@ -84,6 +84,13 @@ public sealed class ClassifierTrainer
         ArgumentNullException.ThrowIfNull(train);
         var o = _options;
         ValidateData(model, train, validation);
+        if (o.Precision == TrainingPrecision.Auto)
+        {
+            throw new NotSupportedException(
+                "Precision = Auto is resolved by PromptViTTrainer, which creates the model. With the engine, choose " +
+                "Float32 or BFloat16 (and call SetComputePrecision(BFloat16) on a PromptedVisionTransformer).");
+        }
+
         if (o.EarlyStoppingPatience > 0 && validation is null)
         {
             throw new NotSupportedException(

@@ -125,10 +125,11 @@ public record TrainingOptions
     public string Device { get; set; } = Defaults.Device;
 
     /// <summary>
-    /// Forward-pass precision of the frozen backbone: <see cref="TrainingPrecision.Float32"/> (default) or BFloat16
-    /// (not when the backbone itself trains).
+    /// Forward-pass precision of the frozen backbone: <see cref="TrainingPrecision.Float32"/> (the engine's default)
+    /// or BFloat16 (not when the backbone itself trains). <see cref="TrainingPrecision.Auto"/>, the default of
+    /// <c>PromptViTTrainer.Options</c>, is resolved by that trainer; <see cref="ClassifierTrainer"/> refuses it.
     /// </summary>
-    public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
+    public virtual TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
 
     /// <summary>
     /// Stop when validation accuracy has not improved by more than <see cref="EarlyStoppingMinDelta"/> for this many

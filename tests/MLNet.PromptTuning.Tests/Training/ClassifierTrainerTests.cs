@@ -494,6 +494,10 @@ public sealed class ClassifierTrainerTests : IDisposable
             () => new ClassifierTrainer(Base with { EarlyStoppingPatience = 2 }).Train(model, train));
         Assert.Contains("EarlyStoppingPatience", early.Message);
 
+        var auto = Assert.Throws<NotSupportedException>(
+            () => new ClassifierTrainer(Base with { Precision = TrainingPrecision.Auto }).Train(model, train));
+        Assert.Contains("Precision = Auto", auto.Message);
+
         if (!torch.cuda.is_available())
         {
             var cuda = Assert.Throws<NotSupportedException>(() =>
