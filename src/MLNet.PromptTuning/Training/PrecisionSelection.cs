@@ -6,8 +6,8 @@ namespace MLNet.PromptTuning.Training;
 
 /// <summary>
 /// Resolves <see cref="TrainingPrecision.Auto"/>: bfloat16 only where the hardware has native bfloat16 arithmetic, so
-/// the default is never the slow emulated path (on a CPU without AVX512-BF16, libtorch's bfloat16 matrix products are
-/// slower than float32 ones).
+/// the default never takes the emulated path (without those instructions libtorch converts bfloat16 values on the fly,
+/// which is usually slower than computing in float32).
 /// </summary>
 internal static class PrecisionSelection
 {
