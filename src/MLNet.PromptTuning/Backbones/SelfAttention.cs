@@ -72,7 +72,7 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor?, AttentionExtras
         }
 
         Tensor attended;
-        if (UseFusedAttention && extras.PostSoftmaxMask is null)
+        if (UseFusedAttention && extras.PostSoftmaxMask is null && !IsCpuBFloat16(x))
         {
             attended = nn.functional.scaled_dot_product_attention(q, k, v, extras.AdditiveBias);     // [B, H, T, hd]
         }
@@ -84,7 +84,10 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor?, AttentionExtras
                 logits = logits + extras.AdditiveBias;
             }
 
-            var weights = logits.softmax(-1);
+            // In bfloat16 the softmax runs in float32, as PyTorch's autocast does, then returns to the logits' type.
+            var weights = logits.dtype == ScalarType.BFloat16
+                ? logits.softmax(-1, ScalarType.Float32).to(ScalarType.BFloat16)
+                : logits.softmax(-1);
             if (extras.PostSoftmaxMask is not null)
             {
                 // Masked after softmax and deliberately not renormalised (TCPA's reference behaviour).
@@ -96,6 +99,13 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor?, AttentionExtras
 
         return _proj.call(attended.transpose(1, 2).reshape(batch, tokens, width));       // [B, T, D]
     }
+
+    /// <summary>
+    /// libtorch 2.10's fused attention is slow in bfloat16 on the CPU: a ViT-Ti training step with VPT-Deep took
+    /// 28.7–29.2 ms per image through it and 16.5–18.2 through the explicit path (docs/benchmarks.md), so bfloat16 on
+    /// the CPU always takes the explicit path. GPUs keep the fused kernels.
+    /// </summary>
+    private static bool IsCpuBFloat16(Tensor x) => x.dtype == ScalarType.BFloat16 && x.device.type == DeviceType.CPU;
 
     protected override void Dispose(bool disposing)
     {

@@ -84,6 +84,24 @@ public sealed class VisionTransformerTests
     }
 
     [Fact]
+    public void BFloat16OnTheCpuTakesTheExplicitPathWithAFloat32Softmax()
+    {
+        // libtorch's fused CPU attention is slow in bfloat16, so that case always takes the explicit path: the
+        // setting cannot change the bits, and the result stays close to float32.
+        using var scope = torch.NewDisposeScope();
+        using var backbone = TinyModels.Backbone();
+        using var images = TinyModels.Images();
+        var reference = backbone.ForwardFeatures(images);
+        backbone.to(torch.ScalarType.BFloat16);
+        var input = images.to(torch.ScalarType.BFloat16);
+        var fused = backbone.ForwardFeatures(input);
+        backbone.UseFusedAttention = false;
+        var manual = backbone.ForwardFeatures(input);
+        Assert.True(TinyModels.Same(fused, manual));
+        Assert.True(TinyModels.MaxAbsDifference(reference, manual.to(torch.ScalarType.Float32)) < 0.1f);
+    }
+
+    [Fact]
     public void ForwardFeaturesMatchesHandWrittenTimmForward()
     {
         using var backbone = TinyModels.Backbone(depth: 2);
