@@ -44,33 +44,18 @@ internal static class ProcessMeter
 
     /// <summary>Megabytes this process has read through read system calls so far (<c>rchar</c> of
     /// /proc/self/io: files, including the page cache, and pipes).</summary>
-    public static double ReadMb()
-    {
-        foreach (var line in File.ReadLines("/proc/self/io"))
-        {
-            if (line.StartsWith("rchar:", StringComparison.Ordinal))
-            {
-                return double.Parse(line["rchar:".Length..].Trim(), CultureInfo.InvariantCulture) / 1e6;
-            }
-        }
-
-        return double.NaN;
-    }
+    public static double ReadMb() => Field("/proc/self/io", "rchar") is { } bytes
+        ? double.Parse(bytes, CultureInfo.InvariantCulture) / 1e6
+        : double.NaN;
 
     /// <summary>A /proc/self/status value in MB (VmRSS, VmHWM).</summary>
-    public static double StatusMb(string key)
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith(key + ":", StringComparison.Ordinal))
-            {
-                var kb = line[(key.Length + 1)..].Trim().Split(' ')[0];
-                return double.Parse(kb, CultureInfo.InvariantCulture) / 1024.0;
-            }
-        }
+    public static double StatusMb(string key) => Field("/proc/self/status", key) is { } value
+        ? double.Parse(value.Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0 // kB
+        : double.NaN;
 
-        return double.NaN;
-    }
+    /// <summary>The text after "<paramref name="key"/>:" in a /proc file of "key: value" lines, or null.</summary>
+    private static string? Field(string path, string key) => File.ReadLines(path)
+        .FirstOrDefault(line => line.StartsWith(key + ":", StringComparison.Ordinal))?[(key.Length + 1)..].Trim();
 }
 
 internal readonly record struct CpuSample(long Busy, long Total, long Steal, long Own);

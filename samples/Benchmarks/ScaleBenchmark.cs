@@ -126,12 +126,7 @@ internal static class ScaleBenchmark
             // Fit on the first 32 images (one epoch), then score all n through the ML.NET transformer: the peak after
             // scoring against the peak after Fit is what scoring adds.
             var ml = new MLContext(seed: 1);
-            string dataFolder = a["data"]!;
-            var rows = ml.Data.TakeRows(ml.Data.LoadFromTextFile<ImageFileRow>(Path.Combine(dataFolder, "rows.tsv"),
-                hasHeader: true, separatorChar: '\t'), n);
-            var data = ml.Transforms.Conversion.MapValueToKey("Label")
-                .Append(ml.Transforms.LoadRawImageBytes("Image", dataFolder, "Path"))
-                .Fit(rows).Transform(rows);
+            var data = ImageFolderData(ml, a["data"]!, n);
             using var trained = ml.MulticlassClassification.Trainers.PromptViT(new PromptViTTrainer.Options
             {
                 Backbone = backbone, Method = method, MaxEpoch = 1, BatchSize = batch, NumberOfThreads = threads,
@@ -151,13 +146,7 @@ internal static class ScaleBenchmark
         else
         {
             var ml = new MLContext(seed: 1);
-            string dataFolder = a["data"]!;
-            var rows = ml.Data.LoadFromTextFile<ImageFileRow>(Path.Combine(dataFolder, "rows.tsv"), hasHeader: true,
-                separatorChar: '\t');
-            rows = ml.Data.TakeRows(rows, n);
-            var data = ml.Transforms.Conversion.MapValueToKey("Label")
-                .Append(ml.Transforms.LoadRawImageBytes("Image", dataFolder, "Path"))
-                .Fit(rows).Transform(rows);
+            var data = ImageFolderData(ml, a["data"]!, n);
             var options = new PromptViTTrainer.Options
             {
                 Backbone = backbone,
@@ -187,6 +176,17 @@ internal static class ScaleBenchmark
         Console.Error.WriteLine($"read by the process: {ProcessMeter.ReadMb():F0} MB");
         Console.WriteLine(result.ToJson());
         return 0;
+    }
+
+    /// <summary>The first <paramref name="images"/> rows of a folder's <c>rows.tsv</c>, as a user's pipeline reads
+    /// them: key-mapped labels and <c>LoadRawImageBytes</c>.</summary>
+    private static IDataView ImageFolderData(MLContext ml, string dataFolder, int images)
+    {
+        var rows = ml.Data.TakeRows(ml.Data.LoadFromTextFile<ImageFileRow>(Path.Combine(dataFolder, "rows.tsv"),
+            hasHeader: true, separatorChar: '\t'), images);
+        return ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadRawImageBytes("Image", dataFolder, "Path"))
+            .Fit(rows).Transform(rows);
     }
 
     private static (Stopwatch Clock, CpuSample Cpu, TimeSpan CpuTime) StartClocks() =>

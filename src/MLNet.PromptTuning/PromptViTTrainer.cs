@@ -100,8 +100,8 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             }
 
             var device = DeviceSelection.Resolve(o.Device, _host, nameof(o.Device));
-            var precision = PrecisionSelection.Resolve(o.Precision, device,
-                o.GetMethodOptions().Scope.TrainsBackbone);
+            var methodOptions = o.GetMethodOptions();
+            var precision = PrecisionSelection.Resolve(o.Precision, device, methodOptions.Scope.TrainsBackbone);
             if (precision == TrainingPrecision.BFloat16 && !ownsBackbone)
             {
                 // bfloat16 converts the backbone in place: convert a private copy, never the caller's Options.Backbone.
@@ -116,7 +116,7 @@ public sealed partial class PromptViTTrainer : IEstimator<PromptViTTransformer>
             // Seed before the method and head draw their initial values, so a seeded Fit is reproducible.
             torch.manual_seed(SeedOf(o));
             model = new PromptedVisionTransformer(
-                backbone, o.GetMethodOptions(), classes.Count, ownsBackbone, o.GetHeadInitialization());
+                backbone, methodOptions, classes.Count, ownsBackbone, o.GetHeadInitialization());
             ownsBackbone = false; // the model owns (and disposes) it now, when it was ours
 
             // A frozen backbone's fingerprint is taken in float32, before any bfloat16 conversion: it must match the
